@@ -1,0 +1,30 @@
+# The two commands a fresh machine needs: `make setup`, then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ROWS    ?= 256
+TRACKS  ?= 32
+DOMAINS ?= 16
+JOBS    ?= 2
+
+.PHONY: setup test lint verilog clean
+
+setup: $(BIN)/rtmap
+
+$(BIN)/rtmap: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff check rtmap hw compiler sim tests
+
+verilog: setup
+	$(BIN)/rtmap verilog -o build/verilog --rows $(ROWS) --tracks $(TRACKS) --domains $(DOMAINS)
+
+clean:
+	rm -rf build sim_build .pytest_cache

@@ -1,0 +1,45 @@
+"""Analyses of a lowered program, as pure functions returning dicts that reports read.
+
+Programs have no data-dependent control flow (loops are counted), so every counter the
+simulator and the hardware keep is known exactly before the program runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..isa import Instr, Opcode, cycles_of
+from ..params import MachineParams
+from .ir import ChannelSum
+
+COUNTERS = ("cycles", "searches", "writes", "shifts", "io_words")
+
+
+def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, int]:
+    """The counters of one run of ``code`` (assumed well formed: loops closed, ends in halt)."""
+    counts = dict.fromkeys(COUNTERS, 0)
+    times = [1]  # executions of the current loop body, innermost last
+    for instr in code:
+        if instr.op is Opcode.LOOP:
+            n = times[-1]
+            times.append(n * instr.count)
+        elif instr.op is Opcode.ENDL:
+            n = times.pop()
+        else:
+            n = times[-1]
+        counts["cycles"] += n * cycles_of(instr, params)
+        if instr.op is Opcode.SEARCH:
+            counts["searches"] += n
+        elif instr.op is Opcode.WRITE:
+            counts["writes"] += n
+        elif instr.op is Opcode.SHIFT:
+            counts["shifts"] += n * instr.count
+        elif instr.op in (Opcode.LOAD, Opcode.READ):
+            counts["io_words"] += n
+    return counts
+
+
+def add_counts(sums: Sequence[ChannelSum]) -> dict[str, int]:
+    """Two-operand adds/subtracts of the folded sums (a copy or a negation is not an add)."""
+    naive = sum(max(len(s.terms) - 1, 0) for s in sums)
+    return {"add_naive": naive, "add": naive, "terms": sum(len(s.terms) for s in sums)}

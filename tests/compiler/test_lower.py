@@ -1,0 +1,128 @@
+"""Lowering: LUT pass orders, and compiled layers on the simulator against the golden model."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rtmap.compiler.analysis import program_counts
+from rtmap.compiler.lower import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
+from rtmap.compiler.pipeline import compile_layer
+from rtmap.errors import RtmapError
+from rtmap.params import MachineParams
+from rtmap.run import run_layer
+from rtmap.sim.golden import run_layer as golden
+from rtmap.sim.layer import Layer
+from rtmap.sim.random_layer import random_input, random_layer
+
+
+def apply_passes(passes, state):
+    """Run compare/write passes on one row's state; return the final state and match count."""
+    matches = 0
+    for key, value in passes:
+        if tuple(state[: len(key)]) == key:
+            matches += 1
+            state = (*value, *state[len(value):])
+    return state, matches
+
+
+@pytest.mark.parametrize("subtract", [False, True])
+def test_full_passes_are_a_full_adder_or_subtractor(subtract):
+    passes = SUB_PASSES if subtract else ADD_PASSES
+    for c, b, a in itertools.product((0, 1), repeat=3):
+        (carry, bit, _), matches = apply_passes(passes, (c, b, a))
+        total = b - a - c if subtract else a + b + c
+        assert matches <= 1, (c, b, a)
+        assert bit == total & 1
+        assert carry == (1 if (total < 0 if subtract else total > 1) else 0)
+
+
+@pytest.mark.parametrize("subtract", [False, True])
+def test_tail_passes_propagate_carry_or_borrow(subtract):
+    passes = BORROW_PASSES if subtract else CARRY_PASSES
+    for c, b in itertools.product((0, 1), repeat=2):
+        (carry, bit), matches = apply_passes(passes, (c, b))
+        total = b - c if subtract else b + c
+        assert matches <= 1
+        assert bit == total & 1
+        assert carry == (1 if (total < 0 if subtract else total > 1) else 0)
+
+
+SHAPES = [
+    # (kind, K, C, kernel, stride, padding, in_bits, levels, batch, hw)
+    ("linear", 5, 7, None, 1, 0, 4, None, 3, None),
+    ("linear", 9, 4, None, 1, 0, 1, None, None, None),
+    ("linear", 6, 10, None, 1, 0, 8, 15, 4, None),
+    ("linear", 1, 1, None, 1, 0, 3, 3, 2, None),
+    ("conv2d", 4, 2, (3, 3), 1, 1, 4, None, None, (5, 6)),
+    ("conv2d", 3, 1, (3, 3), 2, 0, 4, 15, 2, (7, 7)),
+    ("conv2d", 5, 3, (1, 1), 1, 0, 2, 7, None, (4, 3)),
+    ("conv2d", 2, 2, (2, 3), 3, 2, 5, None, 1, (6, 5)),
+]
+
+
+@pytest.mark.parametrize("index", range(len(SHAPES)))
+def test_simulated_layer_equals_golden(index):
+    kind, k, c, kernel, stride, padding, bits, levels, batch, hw = SHAPES[index]
+    seed = 1000 + index
+    rng = np.random.default_rng(seed)
+    layer = random_layer(rng, kind=kind, out_channels=k, in_channels=c,
+                         kernel=kernel or (1, 1), stride=stride, padding=padding, in_bits=bits,
+                         thresholds_levels=levels)
+    h, w = hw or (None, None)
+    x = random_input(rng, layer, batch=batch, height=h, width=w)
+    # few rows and tracks: several runs and several channel groups per run
+    params = MachineParams(rows=7, tracks=c * (kernel[0] * kernel[1] if kernel else 1) + 4,
+                           domains=16)
+    result = run_layer(layer, x, "sim", params)
+    expected = golden(layer, x)
+    assert result.output.dtype == expected.dtype, f"seed {seed}"
+    assert result.output.shape == expected.shape, f"seed {seed}"
+    np.testing.assert_array_equal(result.output, expected, err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_static_counts_equal_simulator_counters(seed):
+    rng = np.random.default_rng(seed)
+    layer = random_layer(rng, kind="linear", out_channels=int(rng.integers(1, 9)),
+                         in_channels=int(rng.integers(1, 9)), in_bits=int(rng.integers(1, 9)),
+                         thresholds_levels=[None, 15][seed % 2])
+    params = MachineParams(rows=4, tracks=20, domains=16, shift_latency=1 + seed % 3)
+    x = random_input(rng, layer, batch=4)
+    compiled = compile_layer(layer, params, active_rows=4)
+    result = run_layer(layer, x, "sim", params)
+    expected = program_counts(compiled.code, params)
+    assert result.stats["runs"] == 1
+    assert {k: result.stats[k] for k in expected} == expected, f"seed {seed}"
+
+
+def test_extreme_accumulators_and_thresholds():
+    """All +1 and all -1 channels at full-scale inputs reach both ends of the range."""
+    weights = np.array([[1] * 6, [-1] * 6, [1, -1] * 3, [0] * 6], np.int8)
+    thresholds = np.array([[-100, 0, 90], [-90, -89, 1], [0, 0, 0], [-1, 0, 1]], np.int32)
+    for th in (None, thresholds):
+        layer = Layer("linear", weights, in_bits=4, thresholds=th)
+        x = np.array([[15] * 6, [0] * 6, [15, 0] * 3, [0, 15] * 3], np.uint8)
+        result = run_layer(layer, x, "sim", MachineParams(rows=4, tracks=12, domains=8))
+        np.testing.assert_array_equal(result.output, golden(layer, x))
+
+
+def test_layer_too_wide_for_tracks_is_rejected():
+    layer = Layer("conv2d", np.ones((2, 4, 3, 3), np.int8))
+    with pytest.raises(RtmapError, match=r"layer needs 37 tracks per row \(36 inputs = 4 "
+                                         r"channels x 3x3 kernel, plus 1 accumulator\) but the "
+                                         r"machine has tracks=32"):
+        compile_layer(layer, MachineParams(tracks=32))
+
+
+def test_accumulator_wider_than_domains_is_rejected():
+    layer = Layer("linear", np.ones((1, 20), np.int8), in_bits=4)
+    with pytest.raises(RtmapError, match="output channel 0 needs a 10-bit accumulator .* "
+                                         "but domains=8"):
+        compile_layer(layer, MachineParams(tracks=32, domains=8))
+
+
+def test_program_longer_than_memory_is_rejected():
+    layer = Layer("linear", np.ones((8, 8), np.int8))
+    with pytest.raises(RtmapError, match=r"program needs \d+ words but program_depth=64"):
+        compile_layer(layer, MachineParams(tracks=16, program_depth=64))

@@ -1,0 +1,18 @@
+"""Shared fixtures: RTL builds live under build/tests so they are reused between runs."""
+
+from pathlib import Path
+
+import pytest
+
+from rtmap.toolchain import simulator_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def rtl_build_dir() -> Path:
+    """One directory per machine configuration inside; Verilator skips unchanged rebuilds."""
+    simulator_env()
+    path = ROOT / "build" / "tests" / "rtl"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
