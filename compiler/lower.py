@@ -55,7 +55,7 @@ class Builder:
         return Instr(Opcode.WRITE, slots=tuple(Slot(c, v) for c, v in values))
 
     def passes(self, lut, columns: Sequence[int]) -> tuple[Instr, ...]:
-        """Each (key, value) pair as search-then-write; keys over ``columns``, writes over the first."""
+        """Each (key, value) as search-then-write; keys over ``columns``, writes the first."""
         out: list[Instr] = []
         for key, value in lut:
             out.append(self.search(*zip(columns, key, strict=True)))
@@ -117,7 +117,8 @@ def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits:
     if ordered and ordered[0].sign > 0:
         src = ordered[0].index
         copy = (b.search((src, 1)), b.write((acc, 1)), b.search((src, 0)), b.write((acc, 0)))
-        b.walk([Segment(in_bits, copy), Segment(width - in_bits, (b.write((acc, 0)),), (everyone,))])
+        b.walk([Segment(in_bits, copy),
+                Segment(width - in_bits, (b.write((acc, 0)),), (everyone,))])
         ordered = ordered[1:]
     else:
         b.walk([Segment(width, (b.write((acc, 0)),), (everyone,))])
@@ -135,7 +136,7 @@ def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits:
 def requantise(b: Builder, channel: ChannelPlan, levels: np.ndarray) -> None:
     """channel.track = the number of levels the accumulator reaches (acc >= level)."""
     acc, width, out = channel.acc_track, channel.acc_bits, channel.track
-    carry, scratch = b.flag(CARRY), b.flag(SCRATCH)
+    scratch = b.flag(SCRATCH)
     everyone = b.search()
     b.walk([Segment(channel.out_bits, (b.write((out, 0)),), (everyone,))])
     bias = 1 << (width - 1)  # compare as unsigned: acc + bias >= level + bias

@@ -33,7 +33,8 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
             f"{layer.in_channels} channels x {kh}x{kw} kernel, plus {what}) but the machine "
             f"has tracks={params.tracks}")
     if layer.in_bits > params.domains:
-        raise RtmapError(f"in_bits={layer.in_bits} needs more domains than domains={params.domains}")
+        raise RtmapError(f"in_bits={layer.in_bits} needs more domains than "
+                         f"domains={params.domains}")
 
     widths = [accumulator_bits(s, layer.in_bits) for s in sums]
     for s, bits in zip(sums, widths, strict=True):

@@ -64,10 +64,10 @@ def _cmd_compile(args: argparse.Namespace) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from .run import run_layer
-    from .sim.layer import load_input, load_layer
+    from .sim.layer import check_input, load_input, load_layer
 
     layer = load_layer(args.layer)
-    x = load_input(args.input)
+    x = check_input(layer, load_input(args.input), where=Path(args.input).name)
     build_dir = Path(args.build_dir) if args.build_dir else None
     result = run_layer(layer, x, args.backend, _machine(args), build_dir=build_dir,
                        simulator=args.simulator)

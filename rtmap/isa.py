@@ -9,7 +9,7 @@ Legality (:func:`illegal_reason`) and cost (:func:`cycles_of`) are defined here 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from amaranth.lib import data, enum
 
@@ -60,7 +60,7 @@ def slot_layout(params: MachineParams) -> data.StructLayout:
     return data.StructLayout({"col": params.column_bits, "value": 1, "enable": 1})
 
 
-@lru_cache(maxsize=None)
+@cache
 def instruction_layout(params: MachineParams) -> data.StructLayout:
     """Bit layout of an instruction word: opcode in the low bits, then a per-opcode payload."""
     slot = slot_layout(params)

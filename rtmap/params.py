@@ -69,7 +69,7 @@ class MachineParams:
 
     @property
     def imm_bits(self) -> int:
-        """Immediates (row numbers, shift and loop counts) hold max(rows, domains), at least 8 bits."""
+        """Immediates (rows, shift and loop counts) hold max(rows, domains); at least 8 bits."""
         return max(8, _bits_for(max(self.rows, self.domains)))
 
     @property
