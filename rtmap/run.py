@@ -27,6 +27,7 @@ class RunOutcome:
     counters: dict[str, int]
     error: ErrorCode = ErrorCode.NONE
     pc: int = 0
+    clock_cycles: int | None = None  # RTL only: measured by the bench, not read from a counter
 
 
 @dataclass
@@ -84,6 +85,8 @@ def execute_on_simulator(compiled: CompiledLayer, streams: list[list[int]]) -> l
 def run_stats(compiled: CompiledLayer, outcomes: list[RunOutcome], positions: int) -> dict:
     """Counters summed over runs, plus what the run was."""
     stats: dict = {name: sum(o.counters[name] for o in outcomes) for name in COUNTERS}
+    if all(o.clock_cycles is not None for o in outcomes):
+        stats["clock_cycles"] = sum(o.clock_cycles for o in outcomes)
     stats.update({
         "runs": len(outcomes),
         "active_rows": compiled.plan.active_rows,

@@ -51,4 +51,5 @@ def execute_on_rtl(compiled, streams: list[list[int]], build_dir: Path | None = 
         results = json.loads(Path(job["result"]).read_text())["runs"]
     except (OSError, ValueError, KeyError) as exc:
         raise RtmapError(f"rtl: the cocotb bench left no results in {job['result']}") from exc
-    return [RunOutcome(r["outputs"], r["counters"], ErrorCode(r["error"])) for r in results]
+    return [RunOutcome(r["outputs"], r["counters"], ErrorCode(r["error"]),
+                       clock_cycles=r["clock_cycles"]) for r in results]

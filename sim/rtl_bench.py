@@ -32,14 +32,20 @@ async def load_program(dut, words: list[int], pc_bits: int) -> None:
 
 
 async def execute(dut, stream: list[int], max_cycles: int) -> dict:
-    """One run: start, stream words in and out until done or error."""
+    """One run: start, stream words in and out until done or error.
+
+    ``clock_cycles`` counts the clock cycles from the first instruction's to the one in which
+    done or error shows, measured here rather than read from the design's own counter; with
+    the host never starving the streams it must equal the ``cycles`` counter.
+    """
     dut.start.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
     pending = list(stream)
     outputs: list[int] = []
     dut.data_out__ready.value = 1
-    for _ in range(max_cycles):
+    starved = 0
+    for clock in range(max_cycles):
         dut.data_in__valid.value = 1 if pending else 0
         if pending:
             dut.data_in__payload.value = pending[0]
@@ -49,19 +55,23 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
         if gave:
             outputs.append(int(dut.data_out__payload.value))
         finished = int(dut.done.value) or int(dut.error.value)
+        starved += int(not pending and int(dut.data_in__ready.value))
+        if finished:
+            break
         await RisingEdge(dut.clk)
         if took:
             pending.pop(0)
-        if finished:
-            break
     else:
         raise RuntimeError(f"no done or error after {max_cycles} cycles")
+    await RisingEdge(dut.clk)  # leave the read-only phase before driving anything again
     dut.data_in__valid.value = 0
     return {
         "outputs": outputs,
         "counters": {name: int(getattr(dut, name).value) for name in COUNTERS},
         "error": int(dut.error_code.value) if int(dut.error.value) else 0,
         "left_unread": len(pending),
+        "clock_cycles": clock,
+        "starved_cycles": starved,
     }
 
 

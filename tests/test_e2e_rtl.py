@@ -38,6 +38,8 @@ def check_layer(case, seed, build_dir, simulator="verilator"):
         assert result.output.dtype == expected.dtype and result.output.shape == expected.shape
         np.testing.assert_array_equal(result.output, expected, err_msg=f"{case} seed {seed}")
     assert {k: on_rtl.stats[k] for k in COUNTERS} == {k: on_sim.stats[k] for k in COUNTERS}
+    # The bench's own clock count, not only the design's counter, equals the simulator's.
+    assert on_rtl.stats["clock_cycles"] == on_sim.stats["cycles"]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -1,0 +1,96 @@
+"""The whole associative processor: ``rtmap_top`` in Verilog, ports as in docs/ISA.md."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..isa import ErrorCode
+from ..params import COUNTER_BITS, MachineParams
+from .cam_array import CamArray, rejected
+from .controller import COUNTER_NAMES, Controller, prog_layout
+from .tags import TagLogic
+
+__all__ = ["RtmapTop"]
+
+
+class RtmapTop(wiring.Component):
+    """Controller + tag logic + RTM-CAM array.
+
+    Parameters
+    ----------
+    params : MachineParams
+    program : list of int, optional
+        Initial program memory contents (see :class:`Controller`): the processor can run it
+        after reset with just a ``start`` pulse.
+
+    Members
+    -------
+    The ports of docs/ISA.md "Hardware ports" (``clk`` and ``rst`` are the ``sync`` domain's):
+    ``start``, ``busy``, ``done``, ``error``, ``error_code``, the ``prog``, ``data_in`` and
+    ``data_out`` streams, and the 32-bit counters ``cycles``, ``searches``, ``writes``,
+    ``shifts``, ``io_words``. Their timing is :class:`Controller`'s.
+    """
+
+    def __init__(self, params: MachineParams, program=None):
+        if not isinstance(params, MachineParams):
+            raise rejected(self, TypeError(f"params must be a MachineParams, not {params!r}"))
+        self.params = params
+        try:
+            self.controller = Controller(params, program)  # checks the program
+        except ValueError as exc:
+            raise rejected(self, exc) from None
+        members = {
+            "start": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "error": Out(1),
+            "error_code": Out(ErrorCode),
+            "prog": In(stream.Signature(prog_layout(params))),
+            "data_in": In(stream.Signature(params.tracks)),
+            "data_out": Out(stream.Signature(params.tracks)),
+        }
+        members.update({name: Out(COUNTER_BITS) for name in COUNTER_NAMES})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        rows = self.params.rows
+        m.submodules.controller = ctrl = self.controller
+        m.submodules.tags = tags = TagLogic(rows)
+        m.submodules.array = array = CamArray(self.params)
+
+        wiring.connect(m, wiring.flipped(self.prog), ctrl.prog)
+        wiring.connect(m, wiring.flipped(self.data_in), ctrl.data_in)
+        wiring.connect(m, ctrl.data_out, wiring.flipped(self.data_out))
+        m.d.comb += [
+            ctrl.start.eq(self.start),
+            self.busy.eq(ctrl.busy),
+            self.done.eq(ctrl.done),
+            self.error.eq(ctrl.error),
+            self.error_code.eq(ctrl.error_code),
+        ]
+        m.d.comb += [getattr(self, name).eq(getattr(ctrl, name)) for name in COUNTER_NAMES]
+
+        m.d.comb += [
+            array.search_key.eq(ctrl.key),
+            array.search_mask.eq(ctrl.mask),
+            # A search whose slots contradict each other matches no row.
+            tags.match.eq(array.match & ~ctrl.match_void.replicate(rows)),
+            tags.update.eq(ctrl.tag_update),
+            tags.combine.eq(ctrl.tag_combine),
+            tags.clear.eq(ctrl.tag_clear),
+            array.write_en.eq(ctrl.write_en),
+            array.write_rows.eq(tags.tags),
+            array.write_mask.eq(ctrl.mask),
+            array.write_value.eq(ctrl.key),
+            array.row.eq(ctrl.row),
+            array.load_en.eq(ctrl.load_en),
+            array.load_data.eq(ctrl.load_data),
+            ctrl.read_data.eq(array.read_data),
+            array.shift_en.eq(ctrl.shift_en),
+            array.shift_to.eq(ctrl.shift_to),
+            ctrl.port.eq(array.port),
+        ]
+        return m

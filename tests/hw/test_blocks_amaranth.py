@@ -1,0 +1,412 @@
+"""Fast tier: every block under Amaranth's simulator, randomized, against tests/hw/models.py.
+
+Seeds are fixed per case and printed in assertion messages; RTMAP_WAVES=1 writes a VCD per
+case under build/tests/waves.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from hw_models import (
+    COUNTERS,
+    ArrayModel,
+    TagModel,
+    add_sub_counters,
+    add_sub_program,
+    enc,
+    error_cases,
+    from_bits,
+    op,
+    random_program,
+    run_machine,
+    search,
+)
+
+from rtmap.hw.cam_array import CamArray
+from rtmap.hw.controller import Controller
+from rtmap.hw.tags import TagLogic
+from rtmap.hw.top import RtmapTop
+from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
+from rtmap.params import MachineParams
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Edge sizes: one row, non-power-of-two rows, one track, one or two domains.
+SIZES = [
+    MachineParams(rows=1, tracks=1, domains=1, program_depth=200),
+    MachineParams(rows=5, tracks=3, domains=4, program_depth=512),
+    MachineParams(rows=4, tracks=1, domains=2, shift_latency=3, program_depth=300),
+    MachineParams(rows=3, tracks=6, domains=5, shift_latency=2, program_depth=1000),
+]
+
+
+def size_id(p: MachineParams) -> str:
+    return f"r{p.rows}t{p.tracks}d{p.domains}l{p.shift_latency}"
+
+
+def simulate(dut, bench, name: str) -> None:
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    waves = os.environ.get("RTMAP_WAVES")
+    ctx = nullcontext()
+    if waves:
+        path = ROOT / "build" / "tests" / "waves"
+        path.mkdir(parents=True, exist_ok=True)
+        ctx = sim.write_vcd(str(path / f"{name}.vcd"))
+    with ctx:
+        sim.run()
+
+
+# -- CamArray ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params", SIZES, ids=size_id)
+def test_cam_array_random(params):
+    seed = params.rows * 1000 + params.tracks * 10 + params.domains
+    rng = np.random.default_rng(seed)
+    R, T, D = params.rows, params.tracks, params.domains
+    W = T + 2
+    dut = CamArray(params)
+    model = ArrayModel(R, T, D)
+
+    async def bench(ctx):
+        for step in range(400):
+            key, mask = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
+            if rng.random() < 0.2:
+                mask = 0
+            row = int(rng.integers(0, R))
+            ctx.set(dut.search_key, key)
+            ctx.set(dut.search_mask, mask)
+            ctx.set(dut.row, row)
+            where = f"seed {seed} step {step}"
+            assert ctx.get(dut.port) == model.port, where
+            expected = from_bits(model.match(key, mask))
+            assert ctx.get(dut.match) == expected, where
+            assert ctx.get(dut.read_data) == model.read(row), where
+
+            # Mostly one operation a cycle; sometimes several, to pin down the precedence.
+            ops = {name: rng.random() < 0.3 for name in ("shift", "load", "write")}
+            wrows = int(rng.integers(0, 1 << R))
+            wmask, wvalue = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
+            data, to = int(rng.integers(0, 1 << T)), int(rng.integers(0, D))
+            ctx.set(dut.write_en, ops["write"])
+            ctx.set(dut.write_rows, wrows)
+            ctx.set(dut.write_mask, wmask)
+            ctx.set(dut.write_value, wvalue)
+            ctx.set(dut.load_en, ops["load"])
+            ctx.set(dut.load_data, data)
+            ctx.set(dut.shift_en, ops["shift"])
+            ctx.set(dut.shift_to, to)
+            await ctx.tick()
+            if ops["shift"]:
+                model.shift_to(to)
+            elif ops["load"]:
+                model.load(row, data)
+            elif ops["write"]:
+                model.write([(wrows >> r) & 1 for r in range(R)], wmask, wvalue)
+        # Read every domain back through the ports.
+        ctx.set(dut.write_en, 0)
+        ctx.set(dut.load_en, 0)
+        for d in range(D):
+            ctx.set(dut.shift_en, 1)
+            ctx.set(dut.shift_to, d)
+            await ctx.tick()
+            model.shift_to(d)
+            ctx.set(dut.shift_en, 0)
+            for r in range(R):
+                ctx.set(dut.row, r)
+                assert ctx.get(dut.read_data) == model.read(r), f"seed {seed} domain {d}"
+
+    simulate(dut, bench, f"cam_array_{size_id(params)}")
+
+
+def test_cam_array_rejects_bad_params():
+    with pytest.raises(TypeError, match="MachineParams"):
+        CamArray({"rows": 4})
+
+
+# -- TagLogic ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 8, 13])
+def test_tag_logic_random(rows):
+    rng = np.random.default_rng(rows)
+    dut = TagLogic(rows)
+    model = TagModel(rows)
+
+    async def bench(ctx):
+        for step in range(300):
+            where = f"seed {rows} step {step}"
+            tags = model.tags
+            assert ctx.get(dut.tags) == from_bits(tags), where
+            assert ctx.get(dut.any_match) == int(tags.any()), where
+            valid, first = model.first()
+            assert ctx.get(dut.first_valid) == int(valid), where
+            if valid:
+                assert ctx.get(dut.first_match) == first, where
+            assert ctx.get(dut.count) == int(tags.sum()), where
+            # Sparse matches too, so that the priority encoder sees its high indices alone.
+            density = rng.choice([0.05, 0.5, 0.95])
+            match = rng.random(rows) < density
+            combine = Combine(int(rng.integers(0, 4)))
+            update, clear = rng.random() < 0.7, rng.random() < 0.08
+            ctx.set(dut.match, from_bits(match))
+            ctx.set(dut.combine, combine)
+            ctx.set(dut.update, update)
+            ctx.set(dut.clear, clear)
+            await ctx.tick()
+            if clear:
+                model.clear()
+            elif update:
+                model.update(combine, match)
+
+    simulate(dut, bench, f"tags_{rows}")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_tag_logic_rejects_bad_rows(bad):
+    with pytest.raises(ValueError, match="rows"):
+        TagLogic(bad)
+
+
+# -- the processor -------------------------------------------------------------------------------
+
+async def load_program(ctx, dut, words, params):
+    for addr, word in enumerate(words):
+        ctx.set(dut.prog.payload.as_value(), addr | word << params.pc_bits)
+        ctx.set(dut.prog.valid, 1)
+        assert ctx.get(dut.prog.ready)
+        await ctx.tick()
+    ctx.set(dut.prog.valid, 0)
+
+
+async def run_once(ctx, dut, inputs, rng=None, gap=0.0, max_ticks=200_000):
+    """start, then play the host until done or error; returns what happened, including the
+    ticks from the start edge to the edge that raised done/error and the stalls seen."""
+    ctx.set(dut.start, 1)
+    await ctx.tick()
+    ctx.set(dut.start, 0)
+    assert ctx.get(dut.busy) and not ctx.get(dut.done) and not ctx.get(dut.error)
+    pending, outputs = list(inputs), []
+    ticks = stalls = 0
+    while not (ctx.get(dut.done) or ctx.get(dut.error)):
+        assert ctx.get(dut.busy)
+        give = bool(pending) and (rng is None or rng.random() >= gap)
+        take = rng is None or rng.random() >= gap
+        ctx.set(dut.data_in.valid, give)
+        ctx.set(dut.data_in.payload, pending[0] if pending else 0)
+        ctx.set(dut.data_out.ready, take)
+        if ctx.get(dut.data_in.ready):
+            if give:
+                pending.pop(0)
+            else:
+                stalls += 1
+        if ctx.get(dut.data_out.valid):
+            if take:
+                outputs.append(ctx.get(dut.data_out.payload))
+            else:
+                stalls += 1
+        await ctx.tick()
+        ticks += 1
+        assert ticks < max_ticks, "no done or error"
+    ctx.set(dut.data_in.valid, 0)
+    assert not ctx.get(dut.busy)
+    assert not (ctx.get(dut.done) and ctx.get(dut.error))
+    return {
+        "outputs": outputs,
+        "counters": {name: ctx.get(getattr(dut, name)) for name in COUNTERS},
+        "error": ErrorCode(ctx.get(dut.error_code)) if ctx.get(dut.error) else ErrorCode.NONE,
+        "consumed": len(inputs) - len(pending),
+        "ticks": ticks,
+        "stalls": stalls,
+    }
+
+
+def check_against_model(got, expected, where):
+    assert got["error"] == expected.error, where
+    assert got["outputs"] == expected.outputs, where
+    assert got["counters"] == expected.counters, where
+    assert got["consumed"] == expected.consumed, where
+    # Cycle-exact: every counted cycle is a clock cycle; a fault takes one more.
+    extra = 0 if expected.error is ErrorCode.NONE else 1
+    assert got["ticks"] == expected.counters["cycles"] + got["stalls"] + extra, where
+
+
+@pytest.mark.parametrize("params", SIZES, ids=size_id)
+def test_top_random_programs(params):
+    seed = 7 + params.rows * 100 + params.domains
+    rng = np.random.default_rng(seed)
+    programs = [random_program(rng, params, length=int(rng.integers(5, 40)), faults=i % 3 == 2)
+                for i in range(9)]
+    inputs = [[int(x) for x in rng.integers(0, 1 << params.tracks, 400)] for _ in programs]
+    assert max(len(words) for words in programs) <= params.program_depth
+    dut = RtmapTop(params)
+    model_array = ArrayModel(params.rows, params.tracks, params.domains)
+
+    async def bench(ctx):
+        for i, words in enumerate(programs):
+            await load_program(ctx, dut, words, params)
+            gap = [0.0, 0.3][i % 2]
+            got = await run_once(ctx, dut, inputs[i], rng, gap)
+            # The array keeps its contents from run to run, in the model as in the hardware.
+            expected = run_machine(words, params, inputs[i], model_array)
+            check_against_model(got, expected, f"seed {seed} program {i}")
+
+    simulate(dut, bench, f"top_{size_id(params)}")
+
+
+@pytest.mark.parametrize("subtract", [False, True], ids=["add", "sub"])
+def test_top_add_sub_from_init(subtract):
+    """A program given at generation time runs after reset with just a start pulse."""
+    params = MachineParams(rows=5, tracks=3, domains=7, shift_latency=2, program_depth=128)
+    bits, a, b = 6, 0, 2
+    code = add_sub_program(params, a, b, bits, subtract)
+    words = enc(params, *code)
+    rng = np.random.default_rng(11)
+    A = rng.integers(0, 1 << bits, params.rows)
+    B = rng.integers(0, 1 << bits, params.rows)
+    inputs = [int(((A[r] >> d) & 1) << a | ((B[r] >> d) & 1) << b)
+              for d in range(bits) for r in range(params.rows)]
+    dut = RtmapTop(params, program=words)
+
+    async def bench(ctx):
+        assert not ctx.get(dut.busy)
+        got = await run_once(ctx, dut, inputs)
+        assert got["error"] is ErrorCode.NONE
+        assert got["counters"] == add_sub_counters(params, bits)
+        assert got["ticks"] == got["counters"]["cycles"]
+        result = [0] * params.rows
+        for d in range(bits):
+            for r in range(params.rows):
+                result[r] |= ((got["outputs"][d * params.rows + r] >> b) & 1) << d
+        want = (B - A if subtract else B + A) % (1 << bits)
+        assert result == [int(x) for x in want]
+        # And the same again: a second start reruns it (counters cleared, done cleared).
+        again = await run_once(ctx, dut, inputs)
+        assert again["counters"] == got["counters"] and again["outputs"] == got["outputs"]
+
+    simulate(dut, bench, f"add_sub_{subtract}")
+
+
+P_ERR = MachineParams(rows=5, tracks=3, domains=4, program_depth=64)
+
+
+@pytest.mark.parametrize("case", sorted(error_cases(P_ERR)))
+def test_top_errors(case):
+    words, code, nonzero = error_cases(P_ERR)[case]
+    dut = RtmapTop(P_ERR, program=words)
+
+    async def bench(ctx):
+        for _ in range(2):  # sticky until the next start, then the same again
+            got = await run_once(ctx, dut, [])
+            assert got["error"] is code
+            assert got["counters"] == {name: nonzero.get(name, 0) for name in COUNTERS}
+            assert got["ticks"] == got["counters"]["cycles"] + 1
+            for _ in range(3):
+                await ctx.tick()
+                assert ctx.get(dut.error) and not ctx.get(dut.done) and not ctx.get(dut.busy)
+                assert ctx.get(dut.error_code) == code
+
+    simulate(dut, bench, f"error_{case}")
+
+
+def test_controller_decode():
+    """Legality, the slots' key and mask, and contradictory slots, on random words."""
+    params = MachineParams(rows=3, tracks=5, domains=4, program_depth=4)  # 7 columns of 8
+    rng = np.random.default_rng(3)
+    dut = Controller(params)
+    width = dut.prog.payload.shape().size - params.pc_bits
+    words = [int(x) for x in rng.integers(0, 1 << width, 150)]
+    words += [int(x) & ~0xF | int(rng.choice([2, 3])) for x in rng.integers(0, 1 << width, 150)]
+
+    async def bench(ctx):
+        ctx.set(dut.port, 1)
+        for word in words:
+            ctx.set(dut.prog.payload.as_value(), word << params.pc_bits)
+            ctx.set(dut.prog.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.prog.valid, 0)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            where = f"word {word:#x}"
+            opcode = word & 0xF
+            if opcode in (2, 3):
+                slots = []
+                base = 6 if opcode == 2 else 4
+                for i in range(3 if opcode == 2 else 2):
+                    s = word >> (base + i * 5)
+                    slots.append((s & 7, (s >> 3) & 1, (s >> 4) & 1))
+                key = mask = 0
+                for col, value, enable in slots:
+                    if enable and col < 7:
+                        mask |= 1 << col
+                        key = key & ~(1 << col) | value << col
+                assert ctx.get(dut.mask) == mask, where
+                assert ctx.get(dut.key) & mask == key, where
+                if opcode == 2:
+                    void = any(e1 and e2 and c1 == c2 and v1 != v2
+                               for i, (c1, v1, e1) in enumerate(slots)
+                               for (c2, v2, e2) in slots[i + 1:])
+                    assert ctx.get(dut.match_void) == void, where
+                    assert ctx.get(dut.tag_update) == (illegal_reason(word, params) is None)
+            await ctx.tick()
+            illegal = illegal_reason(word, params) is not None
+            assert (ctx.get(dut.error_code) == ErrorCode.ILLEGAL) == illegal, where
+            while ctx.get(dut.busy):  # let loads/reads/loops fault or stall out
+                ctx.set(dut.data_in.valid, 1)
+                ctx.set(dut.data_out.ready, 1)
+                await ctx.tick()
+            ctx.set(dut.data_in.valid, 0)
+
+    simulate(dut, bench, "controller_decode")
+
+
+def test_controller_prog_stream_and_length():
+    """prog is ready only while idle; the length is the last address written + 1;
+    addresses past program_depth are dropped."""
+    params = MachineParams(rows=2, tracks=2, domains=2, program_depth=6)
+    halt = enc(params, op(Opcode.HALT))[0]
+    srch = enc(params, search())[0]
+    dut = Controller(params, program=[srch, srch, srch, halt])
+
+    async def bench(ctx):
+        async def write_word(addr, word):
+            ctx.set(dut.prog.payload.as_value(), addr | word << params.pc_bits)
+            ctx.set(dut.prog.valid, 1)
+            await ctx.tick()
+            ctx.set(dut.prog.valid, 0)
+
+        async def run():
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            while ctx.get(dut.busy):
+                assert not ctx.get(dut.prog.ready)
+                await ctx.tick()
+            return ctx.get(dut.error_code), ctx.get(dut.cycles)
+
+        assert await run() == (ErrorCode.NONE, 4)
+        await write_word(1, halt)  # length becomes 2: halts at pc 1
+        assert await run() == (ErrorCode.NONE, 2)
+        await write_word(7, 0)  # past the memory: dropped, length unchanged
+        assert await run() == (ErrorCode.NONE, 2)
+        await write_word(0, srch)
+        await write_word(0, srch)  # length 1: runs off the end after one search
+        assert await run() == (ErrorCode.RAN_OFF_END, 1)
+        assert ctx.get(dut.pc) == 1
+
+    simulate(dut, bench, "controller_prog")
+
+
+def test_program_checks():
+    params = MachineParams(rows=2, tracks=2, domains=2, program_depth=4)
+    with pytest.raises(ValueError, match="does not fit"):
+        RtmapTop(params, program=[1] * 5)
+    with pytest.raises(ValueError, match="program word 1"):
+        Controller(params, program=[1, 1 << 40])
