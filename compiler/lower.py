@@ -162,8 +162,12 @@ def compare_at_least(b: Builder, acc: int, width: int, biased: int) -> None:
             body = (b.search((carry, 0), (acc, zero_key)), b.write((carry, 1)))
         else:  # borrow out = borrow in and biased acc bit is 0
             body = (b.search((carry, 1), (acc, 1 - zero_key)), b.write((carry, 0)))
-        segments.append(Segment(1, body))
+        if segments and segments[-1].body == body:  # runs of equal bits become one loop
+            segments[-1] = Segment(segments[-1].bits + 1, body, segments[-1].prologue)
+        else:
+            segments.append(Segment(1, body))
     first = segments[0]
-    segments[0] = Segment(1, first.body, (b.search(), b.write((carry, 0), (scratch, 0))))
+    segments[0] = Segment(first.bits, first.body,
+                          (b.search(), b.write((carry, 0), (scratch, 0))))
     b.walk(segments)
     b.code += [b.search((carry, 0)), b.write((scratch, 1))]

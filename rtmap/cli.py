@@ -84,6 +84,38 @@ def _cmd_run(args: argparse.Namespace) -> None:
         stats_path.write_text(json.dumps({"backend": args.backend, **result.stats}, indent=2))
 
 
+def _cmd_random(args: argparse.Namespace) -> None:
+    from .sim.layer import save_layer
+    from .sim.random_layer import random_input, random_layer
+
+    if not 0.0 <= args.zero_fraction <= 1.0:
+        raise RtmapError(f"--zero-fraction {args.zero_fraction} is outside 0..1")
+    if args.kind == "linear" and (args.stride, args.padding) != (1, 0):
+        raise RtmapError("--stride and --padding apply to --kind conv2d only")
+    rng = np.random.default_rng(args.seed)
+    layer = random_layer(rng, kind=args.kind, out_channels=args.out_channels,
+                         in_channels=args.in_channels, kernel=tuple(args.kernel),
+                         stride=args.stride, padding=args.padding, in_bits=args.in_bits,
+                         zero_fraction=args.zero_fraction, thresholds_levels=args.levels)
+    out = Path(args.layer)
+    _make_dir(out.parent)
+    save_layer(layer, out)
+    print(f"wrote {out}: {layer.kind} weights {tuple(layer.weights.shape)}, in_bits="
+          f"{layer.in_bits}" + (f", {args.levels} threshold levels" if args.levels else ""))
+    if args.input:
+        x = random_input(rng, layer, batch=args.batch, height=args.height, width=args.width)
+        _make_dir(Path(args.input).parent)
+        np.save(args.input, x)
+        print(f"wrote {args.input}: uint8 {tuple(x.shape)}")
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
 def _cmd_disasm(args: argparse.Namespace) -> None:
     from .asm import disassemble
     from .program import load_program
@@ -128,6 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HDL simulator for --backend rtl (default verilator)")
     _add_machine(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("random", help="write a random ternary layer (and an input) to try things")
+    p.add_argument("layer", metavar="LAYER.npz")
+    p.add_argument("--kind", choices=("linear", "conv2d"), default="linear")
+    p.add_argument("--out-channels", type=_positive, default=8, metavar="K")
+    p.add_argument("--in-channels", type=_positive, default=8, metavar="C")
+    p.add_argument("--kernel", type=_positive, nargs=2, default=(3, 3), metavar=("KH", "KW"))
+    p.add_argument("--stride", type=_positive, default=1)
+    p.add_argument("--padding", type=int, default=0)
+    p.add_argument("--in-bits", type=_positive, default=4)
+    p.add_argument("--levels", type=_positive, metavar="L",
+                   help="add thresholds with L levels (outputs 0..L)")
+    p.add_argument("--zero-fraction", type=float, default=0.4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input", metavar="X.npy", help="also write a random input for the layer")
+    p.add_argument("--batch", type=_positive, metavar="N")
+    p.add_argument("--height", type=_positive, metavar="H")
+    p.add_argument("--width", type=_positive, metavar="W")
+    p.set_defaults(func=_cmd_random)
 
     p = sub.add_parser("disasm", help="print a program readably")
     p.add_argument("program", metavar="program.hex")

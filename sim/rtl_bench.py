@@ -45,7 +45,7 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
     outputs: list[int] = []
     dut.data_out__ready.value = 1
     starved = 0
-    for clock in range(max_cycles):
+    for clock in range(max_cycles):  # noqa: B007 (clock is read after the loop)
         dut.data_in__valid.value = 1 if pending else 0
         if pending:
             dut.data_in__payload.value = pending[0]

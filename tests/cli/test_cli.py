@@ -97,3 +97,31 @@ def test_installed_command_exits_2_without_traceback(tmp_path):
                            "-o", "y.npy"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_random_writes_a_layer_and_an_input_that_run(tmp_path, capsys):
+    layer_path, x_path = tmp_path / "l.npz", tmp_path / "x.npy"
+    assert main(["random", str(layer_path), "--kind", "conv2d", "--out-channels", "3",
+                 "--in-channels", "2", "--kernel", "3", "1", "--stride", "2", "--padding", "1",
+                 "--levels", "5", "--seed", "4", "--input", str(x_path), "--batch", "2",
+                 "--height", "6", "--width", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "conv2d weights (3, 2, 3, 1)" in out and "uint8 (2, 2, 6, 5)" in out
+    from rtmap.sim.layer import load_layer
+    layer = load_layer(layer_path)
+    assert (layer.stride, layer.padding, layer.thresholds.shape) == (2, 1, (3, 5))
+    y_path = tmp_path / "y.npy"
+    assert main(["run", str(layer_path), "--input", str(x_path), "-o", str(y_path)]) == 0
+    assert np.load(y_path).shape == (2, 3, 3, 4)  # (6+2-3)//2+1 by (5+2-1)//2+1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--stride", "2"], "--stride and --padding apply to --kind conv2d only"),
+    (["--in-bits", "9"], "in_bits=9 is out of range 1..8"),
+    (["--out-channels", "0"], "argument --out-channels: '0' is not a positive integer"),
+    (["--zero-fraction", "1.5"], "--zero-fraction 1.5 is outside 0..1"),
+])
+def test_random_rejects_bad_options(tmp_path, capsys, args, message):
+    assert main(["random", str(tmp_path / "l.npz"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
