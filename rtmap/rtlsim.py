@@ -78,6 +78,24 @@ def failed_tests(results_xml: Path) -> tuple[int, list[str]]:
     return len(cases), failed
 
 
+def _check_results(results: Path, crashed, what: str) -> None:
+    if not results.is_file():
+        raise RtmapError(f"{what}: the simulator left no results "
+                         f"(exit {crashed})")
+    try:
+        total, failed = failed_tests(results)
+    except ET.ParseError as exc:
+        raise RtmapError(f"{what}: unreadable results {results}: {exc}") \
+            from None
+    if failed:
+        raise RtmapError(f"{what}: {len(failed)} of {total} cocotb tests "
+                         f"failed: {', '.join(failed)}")
+    if total == 0:
+        raise RtmapError(f"{what}: no cocotb tests ran")
+    if crashed not in (None, 0):
+        raise RtmapError(f"{what}: simulator exited with {crashed}")
+
+
 def run_cocotb(*, sources: Iterable[Path | str], toplevel: str, test_module: str,
                build_dir: Path | str, simulator: str = "verilator",
                extra_env: Mapping[str, str] | None = None, test_dir: Path | str | None = None,
@@ -130,21 +148,8 @@ def run_cocotb(*, sources: Iterable[Path | str], toplevel: str, test_module: str
             crashed = exc.code
         except RuntimeError as exc:
             crashed = str(exc)
+        # Still under the lock: another process must not replace results.xml meanwhile.
+        _check_results(results, crashed, f"{test_module} on {where}")
 
-    if not results.is_file():
-        raise RtmapError(f"{test_module} on {where}: the simulator left no results "
-                         f"(exit {crashed})")
-    try:
-        total, failed = failed_tests(results)
-    except ET.ParseError as exc:
-        raise RtmapError(f"{test_module} on {where}: unreadable results {results}: {exc}") \
-            from None
-    if failed:
-        raise RtmapError(f"{test_module} on {where}: {len(failed)} of {total} cocotb tests "
-                         f"failed: {', '.join(failed)}")
-    if total == 0:
-        raise RtmapError(f"{test_module} on {where}: no cocotb tests ran")
-    if crashed not in (None, 0):
-        raise RtmapError(f"{test_module} on {where}: simulator exited with {crashed}")
     return results
 

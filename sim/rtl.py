@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from ..compiler.analysis import program_counts
@@ -35,21 +36,22 @@ def execute_on_rtl(compiled, streams: list[list[int]], build_dir: Path | None = 
     work.mkdir(parents=True, exist_ok=True)
     verilog = write_verilog(params, work / "rtmap_top.v")
     expected = program_counts(compiled.code, params)
-    job = {
-        "params": params.as_dict(),
-        "words": compiled.program.words,
-        "runs": streams,
-        "max_cycles": 2 * expected["cycles"] + 1000,  # stalls are a cycle each at most
-        "result": str(work / "result.json"),
-    }
-    job_path = work / "job.json"
-    job_path.write_text(json.dumps(job))
-    Path(job["result"]).unlink(missing_ok=True)
-    run_cocotb(sources=[verilog], toplevel="rtmap_top", test_module="rtmap.sim.rtl_bench",
-               build_dir=work, simulator=simulator, extra_env={"RTMAP_JOB": str(job_path)})
-    try:
-        results = json.loads(Path(job["result"]).read_text())["runs"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise RtmapError(f"rtl: the cocotb bench left no results in {job['result']}") from exc
+    # Job and result files of their own: several processes may share one build directory.
+    with tempfile.TemporaryDirectory(dir=work, prefix="job_") as scratch:
+        job_path, result_path = Path(scratch) / "job.json", Path(scratch) / "result.json"
+        job_path.write_text(json.dumps({
+            "params": params.as_dict(),
+            "words": compiled.program.words,
+            "runs": streams,
+            "max_cycles": 2 * expected["cycles"] + 1000,  # stalls are a cycle each at most
+            "result": str(result_path),
+        }))
+        run_cocotb(sources=[verilog], toplevel="rtmap_top", test_module="rtmap.sim.rtl_bench",
+                   build_dir=work, simulator=simulator, extra_env={"RTMAP_JOB": str(job_path)})
+        try:
+            results = json.loads(result_path.read_text())["runs"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise RtmapError(f"rtl: the cocotb bench left no results in {result_path}") \
+                from exc
     return [RunOutcome(r["outputs"], r["counters"], ErrorCode(r["error"]),
                        clock_cycles=r["clock_cycles"]) for r in results]

@@ -1,5 +1,6 @@
 """Shared fixtures: RTL builds live under build/tests so they are reused between runs."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,9 @@ import pytest
 from rtmap.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
+# tests/hw/hw_models.py holds the independent NumPy models of the machine, written from
+# docs/ISA.md; the RTL benches and the instruction simulator's tests both check against them.
+sys.path.insert(0, str(ROOT / "tests" / "hw"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,175 @@
+"""The instruction simulator against docs/ISA.md: LUT passes, random programs against the
+independent NumPy machine model (tests/hw/hw_models.py), exact counters, every error."""
+
+import numpy as np
+import pytest
+from hw_models import (
+    ArrayModel,
+    add_sub_counters,
+    add_sub_program,
+    error_cases,
+    random_program,
+    run_machine,
+)
+
+from rtmap.asm import assemble
+from rtmap.errors import RtmapError
+from rtmap.isa import ErrorCode, encode, instruction_bits
+from rtmap.params import MachineParams
+from rtmap.sim.machine import Machine
+
+ADD = [((0, 1, 1), (1, 0)), ((0, 0, 1), (0, 1)), ((1, 0, 0), (0, 1)), ((1, 1, 0), (1, 0))]
+SUB = [((0, 0, 1), (1, 1)), ((0, 1, 1), (0, 0)), ((1, 1, 0), (0, 0)), ((1, 0, 0), (1, 1))]
+
+
+def lut_source(lut, c="f0", b="t1", a="t0"):
+    lines = []
+    for (kc, kb, ka), (wc, wb) in lut:
+        lines += [f"search set {c}={kc} {b}={kb} {a}={ka}", f"write {c}={wc} {b}={wb}"]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("lut,expect", [
+    (ADD, lambda c, b, a: divmod(c + b + a, 2)),
+    (SUB, lambda c, b, a: (int(b - a - c < 0), (b - a - c) % 2)),
+])
+def test_one_bit_step_of_each_lut_on_all_eight_states(lut, expect):
+    """Row r holds (C, B, A) = bits of r: every state at once; no row matches two passes."""
+    params = MachineParams(rows=8, tracks=2, domains=1)
+    machine = Machine(params)
+    states = [(r >> 2 & 1, r >> 1 & 1, r & 1) for r in range(8)]
+    setup = "\n".join("load+" for _ in range(8))
+    words = assemble(f"setrow 0\n{setup}\nhalt", params)
+    machine.run(words, [a | b << 1 for _, b, a in states])
+    machine.set_flags(np.array([[c, 0] for c, _, _ in states]))
+    result = machine.run(assemble(lut_source(lut) + "\nhalt", params))
+    assert result.halted and result.counters["searches"] == 4
+    for row, (c, b, a) in enumerate(states):
+        carry, bit = expect(c, b, a)
+        assert (machine.flag_bits()[row, 0], machine.array()[row, 1, 0]) == (carry, bit), \
+            f"state C={c} B={b} A={a}"
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("subtract", [False, True])
+def test_multi_bit_add_and_subtract_wrap_like_numpy(seed, subtract):
+    rng = np.random.default_rng(seed)
+    rows, bits = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+    params = MachineParams(rows=rows, tracks=int(rng.integers(2, 6)), domains=bits + 1,
+                           shift_latency=int(rng.integers(1, 4)))
+    a, b = rng.integers(0, 1 << bits, (2, rows))
+    words = [encode(i, params) for i in add_sub_program(params, 0, 1, bits, subtract)]
+    stream = [int(a[r] >> d & 1 | (b[r] >> d & 1) << 1) for d in range(bits) for r in range(rows)]
+    result = Machine(params).run(words, stream)
+    assert result.halted and result.error is ErrorCode.NONE
+    got = np.array([[w >> 1 & 1 for w in result.outputs[d * rows:(d + 1) * rows]]
+                    for d in range(bits)])
+    values = (got << np.arange(bits)[:, None]).sum(axis=0)
+    np.testing.assert_array_equal(values, (b - a if subtract else b + a) % (1 << bits))
+    assert result.counters == add_sub_counters(params, bits)
+
+
+SIZES = [
+    MachineParams(rows=1, tracks=1, domains=1),
+    MachineParams(rows=5, tracks=3, domains=4, shift_latency=2),
+    MachineParams(rows=16, tracks=8, domains=6),
+    MachineParams(rows=37, tracks=5, domains=3, shift_latency=3),
+]
+
+
+@pytest.mark.parametrize("params", SIZES, ids=lambda p: f"{p.rows}x{p.tracks}x{p.domains}")
+def test_random_programs_match_the_numpy_machine(params):
+    """Random legal (and sometimes faulting) programs: outputs, counters, errors, array,
+    flags all equal to the independent model's; at least 1,000 instructions per size."""
+    seed = params.rows * 1000 + params.tracks
+    rng = np.random.default_rng(seed)
+    machine = Machine(params)
+    model_array = ArrayModel(params.rows, params.tracks, params.domains)
+    executed = 0
+    for trial in range(10):
+        width_mask = (1 << instruction_bits(params)) - 1  # what the prog stream can carry
+        words = [w & width_mask
+                 for w in random_program(rng, params, length=100, faults=trial % 3 == 2)]
+        inputs = [int(v) for v in rng.integers(0, 1 << params.tracks, 4 * params.rows
+                                               * params.domains + 400)]
+        expected = run_machine(words, params, inputs, model_array)
+        got = machine.run(words, inputs)
+        where = f"seed {seed} trial {trial}"
+        assert got.error is expected.error, where
+        assert got.outputs == expected.outputs, where
+        assert got.counters == expected.counters, where
+        np.testing.assert_array_equal(machine.array(), model_array.bits.transpose(1, 2, 0),
+                                      err_msg=where)
+        np.testing.assert_array_equal(machine.flag_bits(), model_array.flags, err_msg=where)
+        executed += len(expected.trace)
+    assert executed >= 1000
+
+
+@pytest.mark.parametrize("params", SIZES[1:], ids=lambda p: f"{p.rows}x{p.tracks}x{p.domains}")
+def test_every_error_code_with_its_counters_and_pc(params):
+    for name, (words, code, counters) in error_cases(params).items():
+        result = Machine(params).run(words)
+        assert result.error is code, name
+        assert not result.halted
+        expected = {k: counters.get(k, 0) for k in result.counters}
+        assert result.counters == expected, name
+        # the faulting instruction is the last one, or the pc ran off the end
+        assert result.pc == len(words) - (0 if code is ErrorCode.RAN_OFF_END else 1), name
+
+
+def test_a_faulting_shift_leaves_the_port_where_it_was():
+    params = MachineParams(rows=2, tracks=2, domains=4, shift_latency=3)
+    machine = Machine(params)
+    result = machine.run(assemble("shift up 2\nshift up 2\nhalt", params))
+    assert result.error is ErrorCode.PORT_RANGE and result.pc == 1
+    assert machine.port == 2 and result.counters["shifts"] == 2
+    assert result.counters["cycles"] == 6
+
+
+def test_counters_of_a_small_program_by_hand():
+    params = MachineParams(rows=3, tracks=4, domains=8, shift_latency=3)
+    source = """
+        loop 3          # 1 cycle
+          shift up 2    # 3 x 2*3 cycles, 3 x 2 domains
+          search or t1=1
+          write t2=1 f1=0
+          shift down 2  # 3 x 6 cycles
+        endl            # 3 cycles
+        setrow 2
+        read
+        halt
+    """
+    result = Machine(params).run(assemble(source, params))
+    assert result.halted and result.outputs == [0]
+    assert result.counters == {"cycles": 1 + 3 * (6 + 1 + 1 + 6) + 3 + 1 + 1 + 1,
+                               "searches": 3, "writes": 3, "shifts": 12, "io_words": 1}
+
+
+def test_contents_persist_across_runs_and_start_resets_the_rest():
+    params = MachineParams(rows=4, tracks=3, domains=5)
+    machine = Machine(params)
+    machine.run(assemble("shift up 3\nsetrow 2\nload\nsearch set\nwrite f1=1\nhalt", params),
+                [0b101])
+    assert machine.port == 3 and machine.rp == 2
+    result = machine.run(assemble("shift up 3\nsetrow 2\nread\nhalt", params))
+    assert result.outputs == [0b101] and machine.flag_bits()[:, 1].tolist() == [1, 1, 1, 1]
+    assert machine.read_value(2, 0) == 1 << 3 and machine.read_value(2, 2) == 1 << 3
+    assert machine.tag_bits().tolist() == [0, 0, 0, 0]  # start cleared the tags
+
+
+def test_values_round_trip_through_write_value():
+    params = MachineParams(rows=3, tracks=2, domains=6)
+    machine = Machine(params)
+    machine.write_value(1, 1, -5)
+    assert machine.read_value(1, 1, signed=True) == -5
+    assert machine.read_value(1, 1) == 64 - 5
+    assert machine.read_value(1, 1, bits=3) == 3
+
+
+def test_running_out_of_input_words_is_an_error():
+    params = MachineParams(rows=2, tracks=2, domains=2)
+    with pytest.raises(RtmapError, match=r"more input words than the host supplied \(2 given; "
+                                         "LOAD at pc 3\\)"):
+        Machine(params).run(assemble("load+\nload+\nsetrow 1\nload\nhalt", params), [1, 2])
+    with pytest.raises(RtmapError, match="max_cycles=10"):
+        Machine(params).run(assemble("loop 20\nsearch set\nendl\nhalt", params), max_cycles=10)
