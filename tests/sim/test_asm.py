@@ -1,0 +1,145 @@
+"""Assembler and disassembler: round trips over random instructions, every mnemonic, and a
+line-numbered message for each kind of mistake."""
+
+import numpy as np
+import pytest
+
+from rtmap.asm import assemble, disassemble, format_instr, parse_line
+from rtmap.errors import RtmapError
+from rtmap.isa import (
+    Combine,
+    Instr,
+    Opcode,
+    Slot,
+    decode,
+    encode,
+    illegal_reason,
+    instruction_layout,
+)
+from rtmap.isa import instruction_bits as word_bits
+from rtmap.params import MachineParams
+
+SIZES = [MachineParams(rows=1, tracks=1, domains=1), MachineParams(),
+         MachineParams(rows=300, tracks=7, domains=40), MachineParams(rows=5, tracks=64)]
+
+
+def random_instr(rng, params):
+    op = Opcode(int(rng.choice([o.value for o in Opcode])))
+    high = (1 << params.imm_bits) - 1
+
+    def slots(low, most):
+        return tuple(Slot(int(rng.integers(0, params.columns)), int(rng.integers(0, 2)))
+                     for _ in range(int(rng.integers(low, most + 1))))
+    if op is Opcode.SEARCH:
+        return Instr(op, combine=Combine(int(rng.integers(0, 4))), slots=slots(0, 3))
+    if op is Opcode.WRITE:
+        return Instr(op, slots=slots(1, 2))
+    if op is Opcode.SHIFT:
+        return Instr(op, count=int(rng.integers(1, high + 1)), down=bool(rng.integers(0, 2)))
+    if op is Opcode.SETROW:
+        return Instr(op, row=int(rng.integers(0, high + 1)))
+    if op is Opcode.LOOP:
+        return Instr(op, count=int(rng.integers(1, high + 1)))
+    if op in (Opcode.LOAD, Opcode.READ):
+        return Instr(op, advance=bool(rng.integers(0, 2)))
+    return Instr(op)
+
+
+@pytest.mark.parametrize("params", SIZES, ids=lambda p: f"{p.rows}x{p.tracks}x{p.domains}")
+def test_text_and_words_round_trip(params):
+    rng = np.random.default_rng(params.rows + params.tracks)
+    instrs = [random_instr(rng, params) for _ in range(400)]
+    words = [encode(i, params) for i in instrs]
+    text = "\n".join(format_instr(decode(w, params), params) for w in words)
+    assert assemble(text, params) == words
+    assert [decode(w, params) for w in words] == instrs
+    assert len(disassemble(words, params).splitlines()) == len(words)
+
+
+def test_every_mnemonic_assembles_as_documented():
+    params = MachineParams(rows=8, tracks=4, domains=8)
+    source = """
+        search set            # every row matches
+        search AND t0=1 f1=0  ; mnemonics are case-insensitive
+        search or t3=0 f0=1 t1=1
+        search andn f0=0
+        write t2=1
+        write f0=0 t1=1
+        shift up 3
+        shift down 0x2
+        setrow 7
+        load
+        load+
+        read
+        read+
+        loop 4
+        endl
+        .word 0x0
+        halt
+    """
+    words = assemble(source, params)
+    ops = [Opcode.SEARCH] * 4 + [Opcode.WRITE] * 2 + [Opcode.SHIFT] * 2 + \
+        [Opcode.SETROW] + [Opcode.LOAD] * 2 + [Opcode.READ] * 2 + [Opcode.LOOP, Opcode.ENDL]
+    assert [decode(w, params).op for w in words[:15]] == ops
+    assert decode(words[1], params) == Instr(Opcode.SEARCH, Combine.AND,
+                                             (Slot(0, 1), Slot(5, 0)))
+    assert decode(words[7], params) == Instr(Opcode.SHIFT, count=2, down=True)
+    assert decode(words[10], params).advance and not decode(words[9], params).advance
+    assert words[15] == 0 and illegal_reason(0, params) == "unknown opcode 0"
+    assert decode(words[16], params).op is Opcode.HALT
+
+
+PARAMS = MachineParams(rows=8, tracks=32, domains=16)
+
+
+@pytest.mark.parametrize("source,message", [
+    ("halt\nserch set t0=1", "line 2: unknown mnemonic 'serch'"),
+    ("write t40=1", "line 1: column t40 is outside t0..t31, f0, f1"),
+    ("write f2=1", "line 1: column f2 is outside"),
+    ("write t1=2", "line 1: operand 't1=2' is not COLUMN=BIT"),
+    ("write", "line 1: write needs at least one column operand"),
+    ("write t1=1 t2=1 t3=1", "line 1: at most 2 column operands allowed, got 3"),
+    ("search set t1=1 t2=1 t3=1 t4=0", "at most 3 column operands allowed, got 4"),
+    ("search t1=1", "search needs a mode first: set, and, or, andn"),
+    ("\n\nshift up 0", "line 3: shift count 0 is outside 1..255"),
+    ("shift sideways 1", "shift direction 'sideways' is not up or down"),
+    ("shift up", "shift takes up|down and a count"),
+    ("loop 256", "loop count 256 is outside 1..255"),
+    ("setrow x", "row 'x' is not a number"),
+    ("halt now", "halt takes no operands, got now"),
+    ("load+ 3", "load\\+ takes no operands"),
+    (".word 0x40000000", r"\.word 0x40000000 does not fit in 30 bits"),
+])
+def test_mistakes_name_their_line(source, message):
+    with pytest.raises(RtmapError, match=message) as info:
+        assemble(source, PARAMS)
+    assert "\n" not in str(info.value)
+
+
+def test_disassembly_shows_illegal_words_and_loop_nesting():
+    params = PARAMS
+    bad_slot = {"col": 40, "value": 1, "enable": 1}  # past t31, f0, f1: the assembler refuses
+    bad_column = instruction_layout(params).const(
+        {"opcode": Opcode.WRITE, "payload": {"write": {"slots": [bad_slot, bad_slot]}}})
+    words = assemble("loop 2\nsearch set t0=1\nendl\n.word 0x0\n.word 0xf\n"
+                     f".word {bad_column.as_bits():#x}\nhalt", params)
+    lines = disassemble(words, params).splitlines()
+    assert lines[0].split()[-2:] == ["loop", "2"]
+    assert lines[1].endswith("  search set t0=1") and "    search" in lines[1]
+    assert "; illegal: unknown opcode 0" in lines[3]
+    assert "; illegal: unknown opcode 15" in lines[4]
+    assert "; illegal: column 40 is outside 0..33" in lines[5]
+    assert lines[6].endswith("  halt")
+
+
+def test_disassemble_never_raises_on_random_words():
+    rng = np.random.default_rng(9)
+    for params in SIZES:
+        words = [int(w) for w in rng.integers(0, 1 << word_bits(params), 300)]
+        assert len(disassemble(words, params).splitlines()) == 300
+
+
+def test_blank_and_comment_lines_give_nothing():
+    assert parse_line("   # just a comment", PARAMS) is None
+    assert parse_line("", PARAMS) is None
+    assert assemble("; nothing\n\n", PARAMS) == []
