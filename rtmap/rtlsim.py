@@ -80,8 +80,8 @@ def failed_tests(results_xml: Path) -> tuple[int, list[str]]:
 
 def _check_results(results: Path, crashed, what: str) -> None:
     if not results.is_file():
-        raise RtmapError(f"{what}: the simulator left no results "
-                         f"(exit {crashed})")
+        raise RtmapError(f"{what}: the simulator left no results (exit {crashed}; log: "
+                         f"{results.parent / 'sim.log'})")
     try:
         total, failed = failed_tests(results)
     except ET.ParseError as exc:
@@ -89,11 +89,12 @@ def _check_results(results: Path, crashed, what: str) -> None:
             from None
     if failed:
         raise RtmapError(f"{what}: {len(failed)} of {total} cocotb tests "
-                         f"failed: {', '.join(failed)}")
+                         f"failed: {', '.join(failed)} (log: {results.parent / 'sim.log'})")
     if total == 0:
         raise RtmapError(f"{what}: no cocotb tests ran")
     if crashed not in (None, 0):
-        raise RtmapError(f"{what}: simulator exited with {crashed}")
+        raise RtmapError(f"{what}: simulator exited with {crashed} (log: "
+                         f"{results.parent / 'sim.log'})")
 
 
 def run_cocotb(*, sources: Iterable[Path | str], toplevel: str, test_module: str,
@@ -143,6 +144,7 @@ def run_cocotb(*, sources: Iterable[Path | str], toplevel: str, test_module: str
             runner.test(test_module=test_module, hdl_toplevel=toplevel,
                         hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=build_dir,
                         extra_env=dict(extra_env or {}), results_xml=str(results),
+                        log_file=build_dir / "sim.log",  # the simulator's chatter, kept
                         timescale=("1ns", "1ps"), waves=waves)
         except SystemExit as exc:  # under pytest the runner exits on failure itself
             crashed = exc.code
