@@ -1,6 +1,8 @@
 """End to end on the generated Verilog: golden, simulator and RTL agree bit for bit, and the
 simulator and RTL agree on every counter, cycle for cycle."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,29 @@ def test_layer_on_verilator(case, rtl_build_dir):
 @pytest.mark.skipif(not icarus_available(), reason="Icarus Verilog not installed")
 def test_layer_on_icarus(rtl_build_dir):
     check_layer("linear", seed=5, build_dir=rtl_build_dir, simulator="icarus")
+
+
+def test_cli_run_on_three_backends_agrees(tmp_path, rtl_build_dir, capsys):
+    """The acceptance path a newcomer types: rtmap random, then rtmap run on each backend."""
+    from rtmap.cli import main
+
+    machine = ["--rows", str(PARAMS.rows), "--tracks", str(PARAMS.tracks), "--domains",
+               str(PARAMS.domains), "--shift-latency", str(PARAMS.shift_latency),
+               "--program-depth", str(PARAMS.program_depth)]
+    layer, x = tmp_path / "layer.npz", tmp_path / "x.npy"
+    assert main(["random", str(layer), "--out-channels", "4", "--in-channels", "6", "--seed",
+                 "3", "--input", str(x), "--batch", "8"]) == 0
+    outputs, stats = {}, {}
+    for backend in ("golden", "sim", "rtl"):
+        y, s = tmp_path / f"{backend}.npy", tmp_path / f"{backend}.json"
+        extra = ["--build-dir", str(rtl_build_dir)] if backend == "rtl" else []
+        assert main(["run", str(layer), "--input", str(x), "-o", str(y), "--backend", backend,
+                     "--stats", str(s), *machine, *extra]) == 0
+        outputs[backend] = np.load(y)
+        stats[backend] = json.loads(s.read_text())
+    np.testing.assert_array_equal(outputs["sim"], outputs["golden"])
+    np.testing.assert_array_equal(outputs["rtl"], outputs["golden"])
+    assert outputs["rtl"].dtype == np.int32 and outputs["rtl"].shape == (8, 4)
+    assert stats["rtl"]["runs"] == 2  # 8 vectors on 6 rows
+    assert {k: stats["rtl"][k] for k in COUNTERS} == {k: stats["sim"][k] for k in COUNTERS}
+    assert stats["rtl"]["clock_cycles"] == stats["sim"]["cycles"]
