@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..isa import Instr, Opcode, cycles_of
+from ..isa import COUNTERS, Instr, Opcode, cycles_of
 from ..params import MachineParams
 from .ir import ChannelSum
-
-COUNTERS = ("cycles", "searches", "writes", "shifts", "io_words")
 
 
 def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, int]:

@@ -14,6 +14,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..isa import (
+    COUNTERS,
     OPCODE_BITS,
     SEARCH_SLOTS,
     WRITE_SLOTS,
@@ -27,8 +28,7 @@ from .cam_array import index_bits, rejected
 
 __all__ = ["COUNTER_NAMES", "Controller", "prog_layout"]
 
-# Performance counters, in the order docs/ISA.md lists them.
-COUNTER_NAMES = ("cycles", "searches", "writes", "shifts", "io_words")
+COUNTER_NAMES = COUNTERS  # the performance counters, in the order docs/ISA.md lists them
 
 
 def prog_layout(params: MachineParams) -> data.StructLayout:

@@ -20,6 +20,8 @@ ISA_VERSION = 0
 OPCODE_BITS = 4
 SEARCH_SLOTS = 3
 WRITE_SLOTS = 2
+# The performance counters every model keeps (docs/ISA.md "Counters"), in this order.
+COUNTERS = ("cycles", "searches", "writes", "shifts", "io_words")
 
 
 class Opcode(enum.Enum, shape=OPCODE_BITS):

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from . import host
-from .compiler.analysis import COUNTERS
 from .compiler.pipeline import CompiledLayer, compile_layer
 from .errors import RtmapError
-from .isa import ErrorCode
+from .isa import COUNTERS, ErrorCode
 from .params import MachineParams
 from .sim.golden import run_layer as golden_layer
 from .sim.layer import Layer, check_input

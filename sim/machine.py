@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import RtmapError
 from ..isa import (
+    COUNTERS,
     Combine,
     ErrorCode,
     Instr,
@@ -29,7 +30,6 @@ from ..isa import (
 )
 from ..params import COUNTER_BITS, FLAGS, LOOP_DEPTH, MachineParams
 
-COUNTERS = ("cycles", "searches", "writes", "shifts", "io_words")
 _COUNTER_MASK = (1 << COUNTER_BITS) - 1
 
 

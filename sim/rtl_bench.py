@@ -15,7 +15,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from rtmap.compiler.analysis import COUNTERS
+from rtmap.isa import COUNTERS
 from rtmap.params import MachineParams
 
 

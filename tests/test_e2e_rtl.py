@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from rtmap.isa import COUNTERS
 from rtmap.params import MachineParams
 from rtmap.run import run_layer
 from rtmap.sim.golden import run_layer as golden
@@ -16,7 +17,6 @@ pytestmark = [pytest.mark.rtl, pytest.mark.xdist_group("e2e_rtl")]
 
 # One small machine for every case here, so Verilator builds it once.
 PARAMS = MachineParams(rows=6, tracks=12, domains=10, shift_latency=2, program_depth=1024)
-COUNTERS = ("cycles", "searches", "writes", "shifts", "io_words")
 
 CASES = {
     "linear": dict(kind="linear", out_channels=7, in_channels=5, in_bits=4, batch=9),
