@@ -7,7 +7,7 @@ TRACKS  ?= 32
 DOMAINS ?= 16
 JOBS    ?= 2
 
-.PHONY: setup test lint verilog clean
+.PHONY: setup test lint verilog bench clean
 
 setup: $(BIN)/rtmap
 
@@ -25,6 +25,11 @@ lint: setup
 
 verilog: setup
 	$(BIN)/rtmap verilog -o build/verilog --rows $(ROWS) --tracks $(TRACKS) --domains $(DOMAINS)
+
+# Figures the issues ask for, printed as tables: every bench/bench_*.py in turn.
+bench: setup
+	@for script in bench/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf build sim_build .pytest_cache
