@@ -72,7 +72,16 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
         "left_unread": len(pending),
         "clock_cycles": clock,
         "starved_cycles": starved,
+        # The tag register, peeked for differential tests (not a port; None if not visible).
+        "tags": _peek_int(dut, "tags"),
     }
+
+
+def _peek_int(dut, name: str) -> int | None:
+    try:
+        return int(getattr(dut, name).value)
+    except (AttributeError, ValueError):
+        return None
 
 
 @cocotb.test()
