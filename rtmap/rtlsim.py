@@ -20,12 +20,20 @@ from pathlib import Path
 from .errors import RtmapError
 from .toolchain import icarus_available, simulator_env
 
-__all__ = ["VERILATOR_WAIVERS", "failed_tests", "run_cocotb", "verilator_lint"]
+__all__ = ["VERILATOR_WALL_WAIVERS", "VERILATOR_WAIVERS", "failed_tests", "run_cocotb",
+           "verilator_lint"]
 
 # Amaranth's Verilog (through Yosys) idiomatically compares against minimal-width constants,
 # applies `!` to vectors and leaves `casez` without default where a switch is deliberately
 # partial. Verilator warns on all three; nothing else is waived.
 VERILATOR_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-CASEINCOMPLETE")
+# What -Wall adds, and why each is Amaranth's style rather than a defect of ours:
+# UNUSEDSIGNAL: a data.View of an instruction word is one wire, and each opcode reads only
+#   its own payload fields, so the other bits of that wire are unused by design;
+# PROCASSINIT: registers carry their reset value as an initialiser (FPGA power-up state);
+# DECLFILENAME: all modules of one design go into one file named after the top.
+VERILATOR_WALL_WAIVERS = ("-Wall", *VERILATOR_WAIVERS, "-Wno-UNUSEDSIGNAL", "-Wno-PROCASSINIT",
+                          "-Wno-DECLFILENAME")
 
 SIMULATORS = ("verilator", "icarus")
 
