@@ -49,8 +49,10 @@ class GroupPlan:
 class LayerPlan:
     """The mapping of a layer onto the array: what the program and the host agree on.
 
-    Every row is one output position (one pixel of one image, or one sample for ``linear``);
-    its receptive field (``inputs`` activations of ``in_bits``) sits in tracks 0..inputs-1.
+    Every row is one output position (one pixel of one image, or one sample for ``linear``).
+    Its receptive field (``inputs`` activations of ``in_bits``) comes in tiles of
+    ``tile_inputs``: tile i holds inputs i*tile_inputs.. in tracks 0..tile_inputs-1. With one
+    tile the inputs are loaded once; with several, each channel group loads them all again.
     """
 
     kind: str
@@ -60,6 +62,18 @@ class LayerPlan:
     active_rows: int
     thresholded: bool
     groups: tuple[GroupPlan, ...]
+    tile_inputs: int
+
+    @property
+    def tiles(self) -> list[tuple[int, int]]:
+        """(first input, count) of each tile, in load order."""
+        return [(first, min(self.tile_inputs, self.inputs - first))
+                for first in range(0, self.inputs, self.tile_inputs)]
+
+    @property
+    def reloads(self) -> bool:
+        """Several tiles: every channel group loads the inputs again."""
+        return self.tile_inputs < self.inputs
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..isa import Combine, Instr, Opcode, Slot
 from ..params import MachineParams
-from .ir import ChannelPlan, ChannelSum, LayerPlan, Term
+from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan, Term
 
 CARRY, SCRATCH = 0, 1  # the two flag columns: carry/borrow, and a second bit
 
@@ -95,17 +95,50 @@ class Builder:
 def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray | None,
                 params: MachineParams) -> list[Instr]:
     b = Builder(params)
-    load = Instr(Opcode.LOAD, advance=True)
-    b.walk([Segment(plan.in_bits, b.every_row(load, plan.active_rows))])
-    for group in plan.groups:
-        for channel in group.channels:
-            accumulate(b, channel, sums[channel.channel].terms, plan.in_bits)
-            if thresholds is not None:
-                requantise(b, channel, thresholds[channel.channel])
-        read = Instr(Opcode.READ, advance=True)
-        b.walk([Segment(group.read_bits, b.every_row(read, plan.active_rows))])
+    if plan.reloads:
+        for group in plan.groups:
+            lower_tiled_group(b, plan, group, sums, thresholds)
+    else:
+        load_tile(b, plan, plan.inputs, masked=False)
+        for group in plan.groups:
+            for channel in group.channels:
+                accumulate(b, channel, sums[channel.channel].terms, plan.in_bits)
+                if thresholds is not None:
+                    requantise(b, channel, thresholds[channel.channel])
+            read_out(b, plan, group)
     b.code.append(Instr(Opcode.HALT))
     return b.code
+
+
+def load_tile(b: Builder, plan: LayerPlan, count: int, masked: bool) -> None:
+    """Load ``count`` inputs into tracks 0..count-1 of every row, bit i into domain i.
+    ``masked``: write only those tracks (accumulators live in the others)."""
+    last = count - 1 if masked else b.params.tracks - 1
+    load = Instr(Opcode.LOAD, advance=True, first=0, last=last)
+    b.walk([Segment(plan.in_bits, b.every_row(load, plan.active_rows))])
+
+
+def read_out(b: Builder, plan: LayerPlan, group: GroupPlan) -> None:
+    read = Instr(Opcode.READ, advance=True)
+    b.walk([Segment(group.read_bits, b.every_row(read, plan.active_rows))])
+
+
+def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[ChannelSum],
+                      thresholds: np.ndarray | None) -> None:
+    """Resident accumulators, inputs streamed through tracks 0..tile-1 a tile at a time."""
+    everyone = b.search()
+    for channel in group.channels:
+        b.walk([Segment(channel.acc_bits, (b.write((channel.acc_track, 0)),), (everyone,))])
+    for first, count in plan.tiles:
+        load_tile(b, plan, count, masked=True)
+        for channel in group.channels:
+            terms = [Term(t.index - first, t.sign) for t in sums[channel.channel].terms
+                     if first <= t.index < first + count]
+            add_terms(b, channel, terms, plan.in_bits)
+    if thresholds is not None:
+        for channel in group.channels:
+            requantise(b, channel, thresholds[channel.channel])
+    read_out(b, plan, group)
 
 
 def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits: int) -> None:
@@ -122,8 +155,15 @@ def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits:
         ordered = ordered[1:]
     else:
         b.walk([Segment(width, (b.write((acc, 0)),), (everyone,))])
+    add_terms(b, channel, ordered, in_bits)
+
+
+def add_terms(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits: int) -> None:
+    """acc_track += each signed term (an input track), in channel.acc_bits bits."""
+    acc, width = channel.acc_track, channel.acc_bits
+    everyone = b.search()
     carry = b.flag(CARRY)
-    for term in ordered:
+    for term in terms:
         full = ADD_PASSES if term.sign > 0 else SUB_PASSES
         tail = CARRY_PASSES if term.sign > 0 else BORROW_PASSES
         b.walk([

@@ -1,12 +1,24 @@
-"""Mapping: output positions across rows, receptive fields and results across tracks.
+"""Mapping: output positions across rows; inputs, accumulators and outputs across tracks.
 
-v0 mapping (the full compiler chooses loop orders by cost): every row computes one output
-position; its receptive field is loaded once into tracks 0..inputs-1; output channels are
-computed in groups that fill the remaining tracks, and each group is read out at once.
-Layers that do not fit are rejected with the limit they exceed.
+Every row computes one output position (a pixel of one image, or one sample for ``linear``).
+Two loops remain to be placed in time: output channels and the receptive field's inputs.
+
+* **Resident inputs** (one tile): the whole receptive field fits beside at least one
+  accumulator. It is loaded once; output channels are computed in groups that fill the
+  remaining tracks, each group read out when done.
+* **Tiled inputs**: the receptive field does not fit (or the cost model prefers it). A group
+  of channels keeps its accumulators resident while the inputs stream through tracks
+  0..tile-1 a tile at a time (loads write only those tracks); the inputs are loaded again for
+  every channel group.
+
+The choice (tile size, group size) minimises the estimated cycles: loads cost a cycle per
+row per domain per tile, so a bigger tile or fewer groups means fewer reloads.
+Layers that cannot fit at all are rejected with the limit they exceed.
 """
 
 from __future__ import annotations
+
+import math
 
 from ..errors import RtmapError
 from ..params import MachineParams
@@ -14,52 +26,110 @@ from ..sim.layer import Layer
 from .bitwidth import accumulator_bits, count_bits
 from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan
 
+# Rough cycles per term added to an accumulator, for comparing mappings (not for reports:
+# those count the lowered program exactly).
+_CYCLES_PER_TERM_BIT = 10
+
 
 def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
                active_rows: int | None = None) -> LayerPlan:
-    """Assign tracks to the layer's inputs and outputs; check every machine limit."""
+    """Choose the mapping of ``layer`` onto a machine of ``params``; check every limit."""
     rows = params.rows if active_rows is None else active_rows
     if not 1 <= rows <= params.rows:
         raise RtmapError(f"active rows {rows} outside 1..{params.rows} (rows={params.rows})")
     kh, kw = layer.kernel
     inputs = layer.in_channels * kh * kw
     thresholded = layer.thresholds is not None
-    # A thresholded layer needs one scratch accumulator beside its output counts.
-    reserved = 2 if thresholded else 1
-    if inputs + reserved > params.tracks:
-        what = "1 scratch accumulator + 1 output" if thresholded else "1 accumulator"
-        raise RtmapError(
-            f"layer needs {inputs + reserved} tracks per row ({inputs} inputs = "
-            f"{layer.in_channels} channels x {kh}x{kw} kernel, plus {what}) but the machine "
-            f"has tracks={params.tracks}")
-    if layer.in_bits > params.domains:
-        raise RtmapError(f"in_bits={layer.in_bits} needs more domains than "
-                         f"domains={params.domains}")
-
+    _check_widths(layer, sums, params)
     widths = [accumulator_bits(s, layer.in_bits) for s in sums]
-    for s, bits in zip(sums, widths, strict=True):
-        if bits > params.domains:
-            raise RtmapError(
-                f"output channel {s.channel} needs a {bits}-bit accumulator ({len(s.terms)} "
-                f"non-zero weights of {layer.in_bits}-bit inputs) but domains={params.domains}")
     out_bits = count_bits(layer.thresholds.shape[1]) if thresholded else 0
-    if out_bits > params.domains:
-        raise RtmapError(f"{layer.thresholds.shape[1]} threshold levels need {out_bits} domains "
-                         f"but domains={params.domains}")
 
-    first_free = inputs + (1 if thresholded else 0)
-    per_group = params.tracks - first_free
+    # Tracks per channel of a group, and tracks a group needs besides them.
+    resident = _resident_option(layer, inputs, params, thresholded)
+    tiled = _tiled_options(layer, inputs, params, thresholded, rows)
+    options = ([resident] if resident else []) + tiled
+    if not options:
+        need, what = (3, "an input, an accumulator and an output") if thresholded else \
+            (2, "an input and an accumulator")
+        raise RtmapError(f"layer needs at least {need} tracks per row ({what}) but the machine "
+                         f"has tracks={params.tracks}")
+    tile, per_group, first_free, shared_scratch = min(
+        options, key=lambda o: _estimated_cycles(o, layer, sums, rows))
+
     groups = []
     for start in range(0, len(sums), per_group):
         members = []
         for offset, s in enumerate(sums[start:start + per_group]):
-            track = first_free + offset
-            acc_bits = widths[s.channel]
+            if thresholded and not shared_scratch:
+                acc_track, track = first_free + 2 * offset, first_free + 2 * offset + 1
+            elif thresholded:
+                acc_track, track = tile, first_free + offset
+            else:
+                acc_track = track = first_free + offset
             members.append(ChannelPlan(
-                channel=s.channel, track=track,
-                acc_track=inputs if thresholded else track, acc_bits=acc_bits,
-                out_bits=out_bits if thresholded else acc_bits))
+                channel=s.channel, track=track, acc_track=acc_track,
+                acc_bits=widths[s.channel], out_bits=out_bits if thresholded else
+                widths[s.channel]))
         groups.append(GroupPlan(tuple(members), max(c.out_bits for c in members)))
     return LayerPlan(kind=layer.kind, out_channels=layer.out_channels, inputs=inputs,
                      in_bits=layer.in_bits, active_rows=rows, thresholded=thresholded,
-                     groups=tuple(groups))
+                     groups=tuple(groups), tile_inputs=tile)
+
+
+def _check_widths(layer: Layer, sums: list[ChannelSum], params: MachineParams) -> None:
+    if layer.in_bits > params.domains:
+        raise RtmapError(f"in_bits={layer.in_bits} needs more domains than "
+                         f"domains={params.domains}")
+    for s in sums:
+        bits = accumulator_bits(s, layer.in_bits)
+        if bits > params.domains:
+            raise RtmapError(
+                f"output channel {s.channel} needs a {bits}-bit accumulator ({len(s.terms)} "
+                f"non-zero weights of {layer.in_bits}-bit inputs) but domains={params.domains}")
+    if layer.thresholds is not None:
+        out_bits = count_bits(layer.thresholds.shape[1])
+        if out_bits > params.domains:
+            raise RtmapError(f"{layer.thresholds.shape[1]} threshold levels need {out_bits} "
+                             f"domains but domains={params.domains}")
+
+
+# An option is (tile inputs, channels per group, first channel track, shared scratch).
+Option = tuple[int, int, int, bool]
+
+
+def _resident_option(layer: Layer, inputs: int, params: MachineParams,
+                     thresholded: bool) -> Option | None:
+    # Thresholded: one scratch accumulator shared by the group, one output track a channel.
+    first_free = inputs + (1 if thresholded else 0)
+    per_group = min(params.tracks - first_free, layer.out_channels)
+    return (inputs, per_group, first_free, thresholded) if per_group >= 1 else None
+
+
+def _tiled_options(layer: Layer, inputs: int, params: MachineParams, thresholded: bool,
+                   rows: int) -> list[Option]:
+    """Every sensible split of the tracks between an input tile and resident channels."""
+    per_channel = 2 if thresholded else 1  # accumulator (+ output)
+    options = []
+    for groups in range(1, layer.out_channels + 1):
+        per_group = math.ceil(layer.out_channels / groups)
+        if math.ceil(layer.out_channels / per_group) != groups:
+            continue  # the same split as a smaller group count
+        tile = min(params.tracks - per_channel * per_group, inputs)
+        if tile < 1:
+            continue
+        if tile == inputs:
+            continue  # that is the resident mapping, with more tracks to spare
+        options.append((tile, per_group, tile, False))
+    return options
+
+
+def _estimated_cycles(option: Option, layer: Layer, sums: list[ChannelSum], rows: int) -> int:
+    tile, per_group, _, _ = option
+    inputs = layer.in_channels * layer.kernel[0] * layer.kernel[1]
+    groups = math.ceil(layer.out_channels / per_group)
+    tiles = math.ceil(inputs / tile)
+    loads = (1 if tiles == 1 else groups) * tiles * layer.in_bits * rows
+    terms = sum(len(s.terms) for s in sums)
+    # Per (tile, channel) the carry/borrow is set up again; more tiles, more overhead.
+    overhead = groups * tiles * per_group * 4
+    return loads + terms * _CYCLES_PER_TERM_BIT * 4 + overhead

@@ -65,9 +65,10 @@ class CamArray(wiring.Component):
     row : In(index_bits(R))
         Row that ``load_en`` writes and ``read_data`` shows.
     load_en : In(1)
-        Write ``load_data`` into row ``row``'s T tracks at the port (flags untouched).
-    load_data : In(T)
-        Bit j goes to track j.
+        Write ``load_data`` into row ``row``'s tracks at the port that ``load_mask`` selects
+        (flags untouched).
+    load_data, load_mask : In(T)
+        Bit j goes to track j, if mask bit j is set.
     read_data : Out(T)
         Row ``row``'s T track bits at the port, combinational.
     shift_en : In(1)
@@ -102,6 +103,7 @@ class CamArray(wiring.Component):
             "row": In(index_bits(rows)),
             "load_en": In(1),
             "load_data": In(tracks),
+            "load_mask": In(tracks),
             "read_data": Out(tracks),
             "shift_en": In(1),
             "shift_to": In(index_bits(domains)),
@@ -155,7 +157,8 @@ class CamArray(wiring.Component):
                     m.d.comb += wr.en.eq(1)
                     m.d.sync += [cache.eq(rd.data), port.eq(self.shift_to)]
         with m.Elif(self.load_en):
-            m.d.sync += cache.word_select(self.row, tracks).eq(self.load_data)
+            loaded = cache.word_select(self.row, tracks)
+            m.d.sync += loaded.eq((loaded & ~self.load_mask) | (self.load_data & self.load_mask))
         with m.Elif(self.write_en):
             m.d.sync += [cache.eq(written_t), flags.eq(written_f)]
         return m

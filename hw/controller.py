@@ -97,7 +97,8 @@ class Controller(wiring.Component):
         Drive :class:`TagLogic` (SEARCH updates; ``start`` clears).
     write_en : Out(1)
         A WRITE executes: write ``key`` under ``mask`` into the tagged rows.
-    row : Out(index_bits(R)); load_en : Out(1); load_data : Out(T); read_data : In(T)
+    row : Out(index_bits(R)); load_en : Out(1); load_data, load_mask : Out(T);
+    read_data : In(T)
         LOAD/READ at row ``rp``.
     shift_en : Out(1); shift_to : Out(index_bits(D)); port : In(index_bits(D))
         Move the array's port (once per SHIFT, in its first cycle; to 0 at ``start``).
@@ -135,6 +136,7 @@ class Controller(wiring.Component):
             "row": Out(index_bits(params.rows)),
             "load_en": Out(1),
             "load_data": Out(tracks),
+            "load_mask": Out(tracks),
             "read_data": In(tracks),
             "shift_en": Out(1),
             "shift_to": Out(index_bits(params.domains)),
@@ -209,7 +211,14 @@ class Controller(wiring.Component):
             | (is_op[Opcode.WRITE] & bad_columns(payload.write.slots,
                                                  WRITE_SLOTS))
             | (is_op[Opcode.SHIFT] & (payload.shift.count == 0))
-            | (is_op[Opcode.LOOP] & (payload.loop.count == 0)))
+            | (is_op[Opcode.LOOP] & (payload.loop.count == 0))
+            | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
+                                     | (payload.io.last >= p.tracks))))
+        # LOAD writes tracks first..last of the row.
+        # (Track 0 needs no "last >= 0": Verilator flags comparisons that are constant.)
+        m.d.comb += self.load_mask.eq(Cat(*(
+            payload.io.first == 0 if j == 0 else (payload.io.first <= j) & (j <= payload.io.last)
+            for j in range(p.tracks))))
 
         def key_and_mask(slots, count):
             for i in range(count):  # in slot order, so a later slot wins

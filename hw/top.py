@@ -88,6 +88,7 @@ class RtmapTop(wiring.Component):
             array.row.eq(ctrl.row),
             array.load_en.eq(ctrl.load_en),
             array.load_data.eq(ctrl.load_data),
+            array.load_mask.eq(ctrl.load_mask),
             ctrl.read_data.eq(array.read_data),
             array.shift_en.eq(ctrl.shift_en),
             array.shift_to.eq(ctrl.shift_to),

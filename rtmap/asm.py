@@ -9,6 +9,7 @@ encoding the hardware decodes. Canonical words round-trip: ``assemble(disassembl
     setrow 0
     loop 4 ... endl
     load+                    # load / load+ / read / read+
+    load+ t0..t7             # load writing only tracks 0..7
     halt
     .word 0x1234             # a raw word, legal or not (tests inject illegal ones this way)
 """
@@ -48,6 +49,16 @@ def _operand(text: str, params: MachineParams) -> Slot:
     return Slot(index if kind == "t" else params.tracks + index, value)
 
 
+def _track_range(text: str, params: MachineParams) -> tuple[int, int]:
+    found = re.match(r"^t(\d+)\.\.t(\d+)$", text)
+    if not found:
+        raise RtmapError(f"track range {text!r} is not tA..tB (e.g. t0..t15)")
+    first, last = int(found.group(1)), int(found.group(2))
+    if not first <= last < params.tracks:
+        raise RtmapError(f"track range t{first}..t{last} is not within t0..t{params.tracks - 1}")
+    return first, last
+
+
 def _number(text: str, what: str) -> int:
     try:
         return int(text, 0)
@@ -76,8 +87,12 @@ def parse_line(text: str, params: MachineParams) -> Instr | int | None:
         _expect(args, 0, mnemonic, "no operands")
         return Instr(_BARE[mnemonic])
     if mnemonic in _IO:
-        _expect(args, 0, mnemonic, "no operands")
         op, advance = _IO[mnemonic]
+        if op is Opcode.LOAD and args:
+            _expect(args, 1, mnemonic, "at most a track range tA..tB")
+            first, last = _track_range(args[0], params)
+            return Instr(op, advance=advance, first=first, last=last)
+        _expect(args, 0, mnemonic, "no operands")
         return Instr(op, advance=advance)
     if mnemonic == "search":
         if not args or args[0].upper() not in Combine.__members__:
@@ -127,7 +142,10 @@ def format_instr(instr: Instr, params: MachineParams) -> str:
     if op is Opcode.LOOP:
         return f"loop {instr.count}"
     if op in (Opcode.LOAD, Opcode.READ):
-        return op.name.lower() + ("+" if instr.advance else "")
+        text = op.name.lower() + ("+" if instr.advance else "")
+        if op is Opcode.LOAD and instr.last is not None:
+            text += f" t{instr.first}..t{instr.last}"
+        return text
     return op.name.lower()
 
 

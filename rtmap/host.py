@@ -68,11 +68,17 @@ def words_to_bits(words: list[int], width: int) -> np.ndarray:
 
 
 def input_words(plan: LayerPlan, run: np.ndarray) -> list[int]:
-    """The LOAD stream of one run: for each input bit (LSB first), one word per row."""
-    words = []
-    for bit in range(plan.in_bits):
-        words += bits_to_words((run >> bit) & 1)
-    return words
+    """The LOAD stream of one run: per tile (per channel group when tiles reload), for each
+    input bit (LSB first), one word per row with the tile's inputs in bits 0..count-1."""
+    tiles = []
+    for first, count in plan.tiles:
+        tile = run[:, first:first + count]
+        words = []
+        for bit in range(plan.in_bits):
+            words += bits_to_words((tile >> bit) & 1)
+        tiles.append(words)
+    passes = len(plan.groups) if plan.reloads else 1
+    return [word for _ in range(passes) for words in tiles for word in words]
 
 
 def output_count(plan: LayerPlan) -> int:

@@ -72,7 +72,9 @@ def instruction_layout(params: MachineParams) -> data.StructLayout:
         "write": data.StructLayout({"slots": data.ArrayLayout(slot, WRITE_SLOTS)}),
         "shift": data.StructLayout({"down": 1, "count": params.imm_bits}),
         "setrow": data.StructLayout({"row": params.imm_bits}),
-        "io": data.StructLayout({"advance": 1}),
+        # LOAD writes tracks first..last only (READ ignores the range).
+        "io": data.StructLayout({"advance": 1, "first": params.column_bits,
+                                 "last": params.column_bits}),
         "loop": data.StructLayout({"count": params.imm_bits}),
     })
     return data.StructLayout({"opcode": Opcode, "payload": payload})
@@ -103,6 +105,8 @@ class Instr:
     down: bool = False  # SHIFT: toward domain 0
     row: int = 0  # SETROW
     advance: bool = False  # LOAD, READ: row pointer += 1 afterwards
+    first: int = 0  # LOAD: the tracks written are first..last
+    last: int | None = None  # LOAD: None means the last track, T-1
 
 
 def _slots_const(slots: tuple[Slot, ...], size: int, params: MachineParams) -> list[dict]:
@@ -140,7 +144,13 @@ def encode(instr: Instr, params: MachineParams) -> int:
                              "count": _check_imm("shift count", instr.count, params, 1)}}
     elif op is Opcode.SETROW:
         payload = {"setrow": {"row": _check_imm("row", instr.row, params)}}
-    elif op in (Opcode.LOAD, Opcode.READ):
+    elif op is Opcode.LOAD:
+        last = params.tracks - 1 if instr.last is None else instr.last
+        if not 0 <= instr.first <= last < params.tracks:
+            raise RtmapError(f"load tracks t{instr.first}..t{last} are not a range within "
+                             f"t0..t{params.tracks - 1}")
+        payload = {"io": {"advance": int(instr.advance), "first": instr.first, "last": last}}
+    elif op is Opcode.READ:
         payload = {"io": {"advance": int(instr.advance)}}
     elif op is Opcode.LOOP:
         payload = {"loop": {"count": _check_imm("loop count", instr.count, params, 1)}}
@@ -166,6 +176,10 @@ def illegal_reason(word: int, params: MachineParams) -> str | None:
         return "shift count 0"
     if op is Opcode.LOOP and view.payload.loop.count == 0:
         return "loop count 0"
+    if op is Opcode.LOAD:
+        first, last = int(view.payload.io.first), int(view.payload.io.last)
+        if not first <= last < params.tracks:
+            return f"load tracks {first}..{last} are not a range within 0..{params.tracks - 1}"
     return None
 
 
@@ -188,7 +202,11 @@ def decode(word: int, params: MachineParams) -> Instr:
         return Instr(op, count=int(view.payload.shift.count), down=bool(view.payload.shift.down))
     if op is Opcode.SETROW:
         return Instr(op, row=int(view.payload.setrow.row))
-    if op in (Opcode.LOAD, Opcode.READ):
+    if op is Opcode.LOAD:
+        first, last = int(view.payload.io.first), int(view.payload.io.last)
+        return Instr(op, advance=bool(view.payload.io.advance), first=first,
+                     last=None if (first, last) == (0, params.tracks - 1) else last)
+    if op is Opcode.READ:
         return Instr(op, advance=bool(view.payload.io.advance))
     if op is Opcode.LOOP:
         return Instr(op, count=int(view.payload.loop.count))

@@ -105,7 +105,8 @@ class Machine:
                 if next_input >= len(inputs):
                     raise RtmapError(f"program wants more input words than the host supplied "
                                      f"({len(inputs)} given; LOAD at pc {pc})")
-                self._load_row(self._rp, inputs[next_input])
+                last = p.tracks - 1 if instr.last is None else instr.last
+                self._load_row(self._rp, inputs[next_input], instr.first, last)
                 next_input += 1
                 counts["io_words"] += 1
                 self._rp += instr.advance
@@ -191,9 +192,9 @@ class Machine:
             bits = self._column(slot.col)
             self._set_column(slot.col, (bits | tags) if slot.value else (bits & ~tags))
 
-    def _load_row(self, row: int, word: int) -> None:
+    def _load_row(self, row: int, word: int, first: int, last: int) -> None:
         bit = 1 << row
-        for track in range(self.params.tracks):
+        for track in range(first, last + 1):
             column = self._tracks[track]
             column[self._port] = (column[self._port] | bit) if word >> track & 1 else \
                 (column[self._port] & ~bit)

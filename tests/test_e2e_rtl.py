@@ -16,7 +16,7 @@ from rtmap.toolchain import icarus_available
 pytestmark = [pytest.mark.rtl, pytest.mark.xdist_group("e2e_rtl")]
 
 # One small machine for every case here, so Verilator builds it once.
-PARAMS = MachineParams(rows=6, tracks=12, domains=10, shift_latency=2, program_depth=1024)
+PARAMS = MachineParams(rows=6, tracks=12, domains=10, shift_latency=2, program_depth=4096)
 
 CASES = {
     "linear": dict(kind="linear", out_channels=7, in_channels=5, in_bits=4, batch=9),
@@ -24,6 +24,10 @@ CASES = {
                               thresholds_levels=7, batch=4),
     "conv_padding_stride": dict(kind="conv2d", out_channels=2, in_channels=1, kernel=(3, 3),
                                 stride=2, padding=1, in_bits=2, batch=None, hw=(5, 4)),
+    # 18 inputs on 12 tracks: tiles through masked loads, channel groups reload the inputs.
+    "conv_tiled_thresholds": dict(kind="conv2d", out_channels=4, in_channels=2, kernel=(3, 3),
+                                  stride=1, padding=1, in_bits=3, thresholds_levels=2,
+                                  batch=None, hw=(3, 3)),
 }
 
 

@@ -72,8 +72,9 @@ def test_run_writes_golden_output_and_stats(layer_files, backend):
      "out of range"),
     (lambda t: ["compile", str(t / "layer.npz"), "-o", str(t / "p"), "--rows", "0"],
      "parameter rows=0 is out of range"),
-    (lambda t: ["compile", str(t / "layer.npz"), "-o", str(t / "p"), "--tracks", "4"],
-     "but the machine has tracks=4"),
+    (lambda t: ["compile", str(t / "layer.npz"), "-o", str(t / "p"), "--tracks", "1"],
+     "layer needs at least 2 tracks per row (an input and an accumulator) but the machine has "
+     "tracks=1"),
     (lambda t: ["run", str(t / "layer.npz"), "--input", str(t / "x.npy"), "-o", str(t / "y"),
                 "--backend", "fpga"], "invalid choice: 'fpga'"),
     (lambda t: ["frobnicate"], "invalid choice"),

@@ -107,12 +107,47 @@ def test_extreme_accumulators_and_thresholds():
         np.testing.assert_array_equal(result.output, golden(layer, x))
 
 
-def test_layer_too_wide_for_tracks_is_rejected():
+def test_too_few_tracks_are_rejected():
     layer = Layer("conv2d", np.ones((2, 4, 3, 3), np.int8))
-    with pytest.raises(RtmapError, match=r"layer needs 37 tracks per row \(36 inputs = 4 "
-                                         r"channels x 3x3 kernel, plus 1 accumulator\) but the "
-                                         r"machine has tracks=32"):
-        compile_layer(layer, MachineParams(tracks=32))
+    with pytest.raises(RtmapError, match=r"layer needs at least 2 tracks per row \(an input "
+                                         r"and an accumulator\) but the machine has tracks=1"):
+        compile_layer(layer, MachineParams(tracks=1))
+    thresholded = Layer("linear", np.ones((2, 3), np.int8), thresholds=np.zeros((2, 1)))
+    with pytest.raises(RtmapError, match=r"at least 3 tracks per row \(an input, an "
+                                         r"accumulator and an output\) .* tracks=2"):
+        compile_layer(thresholded, MachineParams(tracks=2))
+
+
+# Receptive fields wider than the tracks: inputs stream through in tiles, channel groups
+# keep their accumulators resident (and reload the inputs), thresholds applied in the array.
+TILED = [
+    # (kind, K, C, kernel, stride, padding, in_bits, levels, batch, hw, tracks)
+    ("linear", 5, 40, None, 1, 0, 4, None, 6, None, 8),
+    ("linear", 7, 13, None, 1, 0, 3, 5, 3, None, 4),
+    ("linear", 3, 9, None, 1, 0, 2, None, 2, None, 2),
+    ("conv2d", 4, 3, (3, 3), 1, 1, 4, None, None, (4, 5), 12),
+    ("conv2d", 6, 4, (3, 3), 2, 0, 3, 15, 2, (5, 5), 16),
+    ("conv2d", 9, 2, (1, 1), 1, 0, 4, 3, None, (3, 3), 3),
+]
+
+
+@pytest.mark.parametrize("index", range(len(TILED)))
+def test_tiled_layers_equal_golden(index):
+    kind, k, c, kernel, stride, padding, bits, levels, batch, hw, tracks = TILED[index]
+    seed = 2000 + index
+    rng = np.random.default_rng(seed)
+    layer = random_layer(rng, kind=kind, out_channels=k, in_channels=c,
+                         kernel=kernel or (1, 1), stride=stride, padding=padding, in_bits=bits,
+                         thresholds_levels=levels)
+    h, w = hw or (None, None)
+    x = random_input(rng, layer, batch=batch, height=h, width=w)
+    params = MachineParams(rows=5, tracks=tracks, domains=16, program_depth=1 << 16)
+    result = run_layer(layer, x, "sim", params)
+    np.testing.assert_array_equal(result.output, golden(layer, x), err_msg=f"seed {seed}")
+    compiled = compile_layer(layer, params, active_rows=result.stats["active_rows"])
+    assert compiled.plan.reloads, "these shapes do not fit in one tile"
+    expected = program_counts(compiled.code, params)
+    assert result.stats["cycles"] == expected["cycles"] * result.stats["runs"]
 
 
 def test_accumulator_wider_than_domains_is_rejected():

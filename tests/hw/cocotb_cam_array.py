@@ -49,10 +49,12 @@ async def random_operations(dut):
         wrows = int(rng.integers(0, 1 << R))
         wmask, wvalue = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
         data, to = int(rng.integers(0, 1 << T)), int(rng.integers(0, D))
+        load_mask = int(rng.integers(0, 1 << T))
         dut.search_key.value, dut.search_mask.value, dut.row.value = key, mask, row
         dut.write_en.value, dut.write_rows.value = int(ops["write"]), wrows
         dut.write_mask.value, dut.write_value.value = wmask, wvalue
         dut.load_en.value, dut.load_data.value = int(ops["load"]), data
+        dut.load_mask.value = load_mask
         dut.shift_en.value, dut.shift_to.value = int(ops["shift"]), to
         await ReadOnly()
         where = f"seed {seed} step {step}"
@@ -63,6 +65,6 @@ async def random_operations(dut):
         if ops["shift"]:
             model.shift_to(to)
         elif ops["load"]:
-            model.load(row, data)
+            model.load(row, data, load_mask)
         elif ops["write"]:
             model.write([(wrows >> r) & 1 for r in range(R)], wmask, wvalue)

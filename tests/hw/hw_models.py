@@ -64,8 +64,11 @@ class ArrayModel:
         cols[np.ix_(rows, m)] = v[m]
         self.bits[self.port], self.flags = cols[:, :self.tracks], cols[:, self.tracks:]
 
-    def load(self, row: int, word: int) -> None:
-        self.bits[self.port, row] = to_bits(word, self.tracks)
+    def load(self, row: int, word: int, mask: int | None = None) -> None:
+        """Tracks whose ``mask`` bit is set (all without a mask) take ``word``'s bits."""
+        keep = to_bits(0 if mask is None else ~mask, self.tracks).astype(bool)
+        self.bits[self.port, row] = np.where(keep, self.bits[self.port, row],
+                                             to_bits(word, self.tracks))
 
     def read(self, row: int) -> int:
         return from_bits(self.bits[self.port, row])
@@ -166,7 +169,8 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
             if op is Opcode.LOAD:
                 if consumed >= len(inputs):
                     raise Starved(f"pc {pc}")
-                array.load(rp, inputs[consumed])
+                last = params.tracks - 1 if ins.last is None else ins.last
+                array.load(rp, inputs[consumed], ((1 << (last + 1)) - 1) >> ins.first << ins.first)
                 consumed += 1
             else:
                 outputs.append(array.read(rp))
@@ -284,6 +288,10 @@ def random_program(rng: np.random.Generator, params: MachineParams, length: int 
             code_ = Opcode.LOAD if rng.random() < 0.5 else Opcode.READ
             advance = not in_loop and state["rp"] < R - 1 and rng.random() < 0.7
             state["rp"] += int(advance)
+            if code_ is Opcode.LOAD and rng.random() < 0.5:  # a load of some tracks only
+                first = int(rng.integers(0, params.tracks))
+                last = int(rng.integers(first, params.tracks))
+                return out + [op(code_, advance=advance, first=first, last=last)]
             return out + [op(code_, advance=advance)]
         # shift: outside loops a random legal move; inside, an excursion that comes back
         port = state["port"]
@@ -327,8 +335,9 @@ def random_fault(rng: np.random.Generator, params: MachineParams) -> int:
     """A word that is illegal, or an instruction that faults in most states."""
     ib = params.imm_bits
     choice = int(rng.integers(0, 6))
-    if choice == 0:  # unknown opcode
-        return int(rng.choice([0, 10, 11, 12, 13, 14, 15])) | int(rng.integers(0, 1 << 20)) << 4
+    if choice == 0:  # unknown opcode, random operand bits (within the instruction width)
+        operands = int(rng.integers(0, 1 << (instruction_layout(params).size - 4)))
+        return int(rng.choice([0, 10, 11, 12, 13, 14, 15])) | operands << 4
     if choice == 1 and (1 << params.column_bits) > params.columns:  # column past the flags
         bad = {"col": params.columns, "value": 1, "enable": 1}
         return instruction_layout(params).const(

@@ -101,13 +101,15 @@ def test_cam_array_random(params):
             ctx.set(dut.write_value, wvalue)
             ctx.set(dut.load_en, ops["load"])
             ctx.set(dut.load_data, data)
+            load_mask = int(rng.integers(0, 1 << T))
+            ctx.set(dut.load_mask, load_mask)
             ctx.set(dut.shift_en, ops["shift"])
             ctx.set(dut.shift_to, to)
             await ctx.tick()
             if ops["shift"]:
                 model.shift_to(to)
             elif ops["load"]:
-                model.load(row, data)
+                model.load(row, data, load_mask)
             elif ops["write"]:
                 model.write([(wrows >> r) & 1 for r in range(R)], wmask, wvalue)
         # Read every domain back through the ports.

@@ -40,6 +40,12 @@ def random_instr(rng, params):
         return Instr(op, row=int(rng.integers(0, high + 1)))
     if op is Opcode.LOOP:
         return Instr(op, count=int(rng.integers(1, high + 1)))
+    if op is Opcode.LOAD and rng.random() < 0.5:
+        first = int(rng.integers(0, params.tracks))
+        last = int(rng.integers(first, params.tracks))
+        if (first, last) == (0, params.tracks - 1):
+            last = None  # the canonical spelling of the full range
+        return Instr(op, advance=bool(rng.integers(0, 2)), first=first, last=last)
     if op in (Opcode.LOAD, Opcode.READ):
         return Instr(op, advance=bool(rng.integers(0, 2)))
     return Instr(op)
@@ -70,6 +76,7 @@ def test_every_mnemonic_assembles_as_documented():
         setrow 7
         load
         load+
+        load+ t1..t2
         read
         read+
         loop 4
@@ -79,14 +86,16 @@ def test_every_mnemonic_assembles_as_documented():
     """
     words = assemble(source, params)
     ops = [Opcode.SEARCH] * 4 + [Opcode.WRITE] * 2 + [Opcode.SHIFT] * 2 + \
-        [Opcode.SETROW] + [Opcode.LOAD] * 2 + [Opcode.READ] * 2 + [Opcode.LOOP, Opcode.ENDL]
-    assert [decode(w, params).op for w in words[:15]] == ops
+        [Opcode.SETROW] + [Opcode.LOAD] * 3 + [Opcode.READ] * 2 + [Opcode.LOOP, Opcode.ENDL]
+    assert [decode(w, params).op for w in words[:16]] == ops
     assert decode(words[1], params) == Instr(Opcode.SEARCH, Combine.AND,
                                              (Slot(0, 1), Slot(5, 0)))
     assert decode(words[7], params) == Instr(Opcode.SHIFT, count=2, down=True)
     assert decode(words[10], params).advance and not decode(words[9], params).advance
-    assert words[15] == 0 and illegal_reason(0, params) == "unknown opcode 0"
-    assert decode(words[16], params).op is Opcode.HALT
+    assert decode(words[11], params) == Instr(Opcode.LOAD, advance=True, first=1, last=2)
+    assert decode(words[9], params).last is None  # the canonical form of "all tracks"
+    assert words[16] == 0 and illegal_reason(0, params) == "unknown opcode 0"
+    assert decode(words[17], params).op is Opcode.HALT
 
 
 PARAMS = MachineParams(rows=8, tracks=32, domains=16)
@@ -107,7 +116,10 @@ PARAMS = MachineParams(rows=8, tracks=32, domains=16)
     ("loop 256", "loop count 256 is outside 1..255"),
     ("setrow x", "row 'x' is not a number"),
     ("halt now", "halt takes no operands, got now"),
-    ("load+ 3", "load\\+ takes no operands"),
+    ("load+ 3", "line 1: track range '3' is not tA..tB"),
+    ("load t4..t2", "track range t4..t2 is not within t0..t31"),
+    ("load t0..t32", "track range t0..t32 is not within t0..t31"),
+    ("read+ t0..t3", "read\\+ takes no operands"),
     (".word 0x40000000", r"\.word 0x40000000 does not fit in 30 bits"),
 ])
 def test_mistakes_name_their_line(source, message):
