@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from amaranth.hdl import Shape
 from amaranth.lib import data, enum
 
 from .errors import RtmapError
@@ -80,6 +81,30 @@ def instruction_layout(params: MachineParams) -> data.StructLayout:
     return data.StructLayout({"opcode": Opcode, "payload": payload})
 
 
+@cache
+def field_offsets(params: MachineParams) -> dict[str, tuple[int, int]]:
+    """(offset, width) of every leaf field of :func:`instruction_layout`, by dotted path
+    (``payload.search.slots.1.col``). Read off the layout itself, so the fast integer
+    encoders below cannot drift from what the hardware decodes."""
+    fields: dict[str, tuple[int, int]] = {}
+
+    def walk(shape, offset: int, path: str) -> None:
+        if isinstance(shape, data.ArrayLayout):
+            elem = data.Layout.cast(shape.elem_shape) if isinstance(
+                shape.elem_shape, data.Layout) else shape.elem_shape
+            size = Shape.cast(elem).width
+            for index in range(shape.length):
+                walk(elem, offset + index * size, f"{path}.{index}")
+        elif isinstance(shape, data.Layout):
+            for name, member in shape:
+                walk(member.shape, offset + member.offset, f"{path}.{name}".lstrip("."))
+        else:
+            fields[path] = (offset, Shape.cast(shape).width)
+
+    walk(instruction_layout(params), 0, "")
+    return fields
+
+
 def instruction_bits(params: MachineParams) -> int:
     return instruction_layout(params).size
 
@@ -109,17 +134,14 @@ class Instr:
     last: int | None = None  # LOAD: None means the last track, T-1
 
 
-def _slots_const(slots: tuple[Slot, ...], size: int, params: MachineParams) -> list[dict]:
+def _check_slots(slots: tuple[Slot, ...], size: int, params: MachineParams) -> None:
     if len(slots) > size:
         raise RtmapError(f"at most {size} column operands allowed, got {len(slots)}")
-    out = []
     for slot in slots:
         if not 0 <= slot.col < params.columns:
             raise RtmapError(f"column {slot.col} is outside 0..{params.columns - 1}")
         if slot.value not in (0, 1):
             raise RtmapError(f"column bit must be 0 or 1, got {slot.value}")
-        out.append({"col": slot.col, "value": slot.value, "enable": 1})
-    return out + [{"col": 0, "value": 0, "enable": 0}] * (size - len(slots))
 
 
 def _check_imm(name: str, value: int, params: MachineParams, low: int = 0) -> int:
@@ -129,60 +151,94 @@ def _check_imm(name: str, value: int, params: MachineParams, low: int = 0) -> in
     return value
 
 
+def _pack(params: MachineParams, values: dict[str, int]) -> int:
+    fields = field_offsets(params)
+    word = 0
+    for path, value in values.items():
+        offset, width = fields[path]
+        assert 0 <= value < 1 << width, (path, value)
+        word |= value << offset
+    return word
+
+
+def _get(word: int, params: MachineParams, path: str) -> int:
+    offset, width = field_offsets(params)[path]
+    return word >> offset & ((1 << width) - 1)
+
+
+def _slot_values(kind: str, slots: tuple[Slot, ...]) -> dict[str, int]:
+    values = {}
+    for index, slot in enumerate(slots):  # filled in order; the rest stay zero (disabled)
+        prefix = f"payload.{kind}.slots.{index}"
+        values.update({f"{prefix}.col": slot.col, f"{prefix}.value": slot.value,
+                       f"{prefix}.enable": 1})
+    return values
+
+
+@cache
 def encode(instr: Instr, params: MachineParams) -> int:
     """The program word for ``instr``; raises RtmapError for anything illegal."""
     op = instr.op
+    values = {"opcode": op.value}
     if op is Opcode.SEARCH:
-        payload = {"search": {"combine": instr.combine,
-                              "slots": _slots_const(instr.slots, SEARCH_SLOTS, params)}}
+        _check_slots(instr.slots, SEARCH_SLOTS, params)
+        values["payload.search.combine"] = Combine(instr.combine).value
+        values.update(_slot_values("search", instr.slots))
     elif op is Opcode.WRITE:
         if not instr.slots:
             raise RtmapError("write needs at least one column operand")
-        payload = {"write": {"slots": _slots_const(instr.slots, WRITE_SLOTS, params)}}
+        _check_slots(instr.slots, WRITE_SLOTS, params)
+        values.update(_slot_values("write", instr.slots))
     elif op is Opcode.SHIFT:
-        payload = {"shift": {"down": int(instr.down),
-                             "count": _check_imm("shift count", instr.count, params, 1)}}
+        values["payload.shift.down"] = int(instr.down)
+        values["payload.shift.count"] = _check_imm("shift count", instr.count, params, 1)
     elif op is Opcode.SETROW:
-        payload = {"setrow": {"row": _check_imm("row", instr.row, params)}}
+        values["payload.setrow.row"] = _check_imm("row", instr.row, params)
     elif op is Opcode.LOAD:
         last = params.tracks - 1 if instr.last is None else instr.last
         if not 0 <= instr.first <= last < params.tracks:
             raise RtmapError(f"load tracks t{instr.first}..t{last} are not a range within "
                              f"t0..t{params.tracks - 1}")
-        payload = {"io": {"advance": int(instr.advance), "first": instr.first, "last": last}}
+        values.update({"payload.io.advance": int(instr.advance), "payload.io.first":
+                       instr.first, "payload.io.last": last})
     elif op is Opcode.READ:
-        payload = {"io": {"advance": int(instr.advance)}}
+        values["payload.io.advance"] = int(instr.advance)
     elif op is Opcode.LOOP:
-        payload = {"loop": {"count": _check_imm("loop count", instr.count, params, 1)}}
-    else:
-        payload = {"io": {"advance": 0}}  # HALT, ENDL: no operands, all zero
-    const = instruction_layout(params).const({"opcode": op, "payload": payload})
-    return const.as_bits()
+        values["payload.loop.count"] = _check_imm("loop count", instr.count, params, 1)
+    return _pack(params, values)  # HALT, ENDL: no operands, all zero
 
 
+def _slots_of(word: int, params: MachineParams, kind: str, size: int) -> list[tuple[int, ...]]:
+    """(col, value) of each enabled slot, in slot order."""
+    prefix = f"payload.{kind}.slots"
+    return [(_get(word, params, f"{prefix}.{i}.col"), _get(word, params, f"{prefix}.{i}.value"))
+            for i in range(size) if _get(word, params, f"{prefix}.{i}.enable")]
+
+
+@cache
 def illegal_reason(word: int, params: MachineParams) -> str | None:
     """Why the hardware would trap on ``word`` as ILLEGAL, or None if it is legal."""
-    opcode = word & ((1 << OPCODE_BITS) - 1)  # the layout's first field
+    opcode = _get(word, params, "opcode")
     if opcode not in {op.value for op in Opcode}:
         return f"unknown opcode {opcode}"
-    view = instruction_layout(params).from_bits(word)
-    op = view.opcode
+    op = Opcode(opcode)
     if op in (Opcode.SEARCH, Opcode.WRITE):
-        slots = view.payload.search.slots if op is Opcode.SEARCH else view.payload.write.slots
-        for index in range(len(slots)):
-            if slots[index].enable and slots[index].col >= params.columns:
-                return f"column {slots[index].col} is outside 0..{params.columns - 1}"
-    if op is Opcode.SHIFT and view.payload.shift.count == 0:
+        kind, size = ("search", SEARCH_SLOTS) if op is Opcode.SEARCH else ("write", WRITE_SLOTS)
+        for col, _ in _slots_of(word, params, kind, size):
+            if col >= params.columns:
+                return f"column {col} is outside 0..{params.columns - 1}"
+    if op is Opcode.SHIFT and _get(word, params, "payload.shift.count") == 0:
         return "shift count 0"
-    if op is Opcode.LOOP and view.payload.loop.count == 0:
+    if op is Opcode.LOOP and _get(word, params, "payload.loop.count") == 0:
         return "loop count 0"
     if op is Opcode.LOAD:
-        first, last = int(view.payload.io.first), int(view.payload.io.last)
+        first, last = _get(word, params, "payload.io.first"), _get(word, params, "payload.io.last")
         if not first <= last < params.tracks:
             return f"load tracks {first}..{last} are not a range within 0..{params.tracks - 1}"
     return None
 
 
+@cache
 def decode(word: int, params: MachineParams) -> Instr:
     """The instruction in ``word``; raises RtmapError if the hardware would trap on it."""
     if not 0 <= word < (1 << instruction_bits(params)):
@@ -190,26 +246,26 @@ def decode(word: int, params: MachineParams) -> Instr:
     reason = illegal_reason(word, params)
     if reason is not None:
         raise RtmapError(f"illegal instruction {word:#x}: {reason}")
-    view = instruction_layout(params).from_bits(word)
-    op = view.opcode
+    op = Opcode(_get(word, params, "opcode"))
     if op in (Opcode.SEARCH, Opcode.WRITE):
-        raw = view.payload.search.slots if op is Opcode.SEARCH else view.payload.write.slots
-        slots = tuple(Slot(int(raw[i].col), int(raw[i].value))
-                      for i in range(len(raw)) if raw[i].enable)
-        combine = view.payload.search.combine if op is Opcode.SEARCH else Combine.SET
+        kind, size = ("search", SEARCH_SLOTS) if op is Opcode.SEARCH else ("write", WRITE_SLOTS)
+        slots = tuple(Slot(col, value) for col, value in _slots_of(word, params, kind, size))
+        combine = Combine(_get(word, params, "payload.search.combine")) \
+            if op is Opcode.SEARCH else Combine.SET
         return Instr(op, combine=combine, slots=slots)
     if op is Opcode.SHIFT:
-        return Instr(op, count=int(view.payload.shift.count), down=bool(view.payload.shift.down))
+        return Instr(op, count=_get(word, params, "payload.shift.count"),
+                     down=bool(_get(word, params, "payload.shift.down")))
     if op is Opcode.SETROW:
-        return Instr(op, row=int(view.payload.setrow.row))
+        return Instr(op, row=_get(word, params, "payload.setrow.row"))
     if op is Opcode.LOAD:
-        first, last = int(view.payload.io.first), int(view.payload.io.last)
-        return Instr(op, advance=bool(view.payload.io.advance), first=first,
+        first, last = _get(word, params, "payload.io.first"), _get(word, params, "payload.io.last")
+        return Instr(op, advance=bool(_get(word, params, "payload.io.advance")), first=first,
                      last=None if (first, last) == (0, params.tracks - 1) else last)
     if op is Opcode.READ:
-        return Instr(op, advance=bool(view.payload.io.advance))
+        return Instr(op, advance=bool(_get(word, params, "payload.io.advance")))
     if op is Opcode.LOOP:
-        return Instr(op, count=int(view.payload.loop.count))
+        return Instr(op, count=_get(word, params, "payload.loop.count"))
     return Instr(op)
 
 
