@@ -32,7 +32,7 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             counts["writes"] += n
         elif instr.op is Opcode.SHIFT:
             counts["shifts"] += n * instr.count
-        elif instr.op in (Opcode.LOAD, Opcode.READ):
+        elif instr.op in (Opcode.LOAD, Opcode.READ, Opcode.TQUERY):
             counts["io_words"] += n
     return counts
 

@@ -21,6 +21,7 @@ from ..isa import (
     Combine,
     ErrorCode,
     Opcode,
+    Query,
     instruction_layout,
 )
 from ..params import COUNTER_BITS, LOOP_DEPTH, MachineParams
@@ -94,6 +95,10 @@ class Controller(wiring.Component):
     match_void : Out(1)
         Two enabled SEARCH slots name one column with different values: no row matches.
     tag_update, tag_clear : Out(1); tag_combine : Out(Combine)
+    tag_shift, tag_shift_down : Out(1); tag_shift_count : Out(imm_bits)
+        Drive :class:`TagLogic`'s shift (TSHIFT).
+    tag_count, tag_first, tag_any : In
+        What TQUERY pushes to ``data_out`` (``tag_first`` is only read when ``tag_any``).
         Drive :class:`TagLogic` (SEARCH updates; ``start`` clears).
     write_en : Out(1)
         A WRITE executes: write ``key`` under ``mask`` into the tagged rows.
@@ -132,6 +137,12 @@ class Controller(wiring.Component):
             "tag_update": Out(1),
             "tag_combine": Out(Combine),
             "tag_clear": Out(1),
+            "tag_shift": Out(1),
+            "tag_shift_down": Out(1),
+            "tag_shift_count": Out(params.imm_bits),
+            "tag_count": In(params.rows.bit_length()),
+            "tag_first": In(index_bits(params.rows)),
+            "tag_any": In(1),
             "write_en": Out(1),
             "row": Out(index_bits(params.rows)),
             "load_en": Out(1),
@@ -176,6 +187,8 @@ class Controller(wiring.Component):
         shift_left = Signal(range(longest_shift + 1))  # cycles still to go, this one included
         counters = {name: Signal(COUNTER_BITS, name=f"count_{name}") for name in COUNTER_NAMES}
 
+        query_out = Signal()  # a TQUERY, not a READ, drives data_out this cycle
+        query_value = Signal(max(p.rows.bit_length(), index_bits(p.rows)))
         m.d.comb += [
             self.busy.eq(running),
             self.done.eq(done),
@@ -184,7 +197,8 @@ class Controller(wiring.Component):
             self.pc.eq(pc),
             self.row.eq(rp),
             self.load_data.eq(self.data_in.payload),
-            self.data_out.payload.eq(self.read_data),
+            self.data_out.payload.eq(Mux(query_out, query_value, self.read_data)),
+
         ]
         m.d.comb += [getattr(self, name).eq(sig) for name, sig in counters.items()]
 
@@ -212,6 +226,8 @@ class Controller(wiring.Component):
                                                  WRITE_SLOTS))
             | (is_op[Opcode.SHIFT] & (payload.shift.count == 0))
             | (is_op[Opcode.LOOP] & (payload.loop.count == 0))
+            | (is_op[Opcode.TSHIFT] & (payload.shift.count == 0))
+            | (is_op[Opcode.TQUERY] & (payload.query.what == 3))
             | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
                                      | (payload.io.last >= p.tracks))))
         # LOAD writes tracks first..last of the row.
@@ -238,7 +254,18 @@ class Controller(wiring.Component):
             slots[i].enable & slots[j].enable & (slots[i].col == slots[j].col)
             & (slots[i].value != slots[j].value)
             for i in range(SEARCH_SLOTS) for j in range(i + 1, SEARCH_SLOTS))).any())
-        m.d.comb += self.tag_combine.eq(payload.search.combine)
+        m.d.comb += [
+            self.tag_combine.eq(payload.search.combine),
+            self.tag_shift_down.eq(payload.shift.down),
+            self.tag_shift_count.eq(payload.shift.count),
+        ]
+        with m.Switch(payload.query.what):
+            with m.Case(Query.COUNT):
+                m.d.comb += query_value.eq(self.tag_count)
+            with m.Case(Query.FIRST):  # R when no row is tagged
+                m.d.comb += query_value.eq(Mux(self.tag_any, self.tag_first, p.rows))
+            with m.Case(Query.ANY):
+                m.d.comb += query_value.eq(self.tag_any)
 
         # -- execute --------------------------------------------------------------------------
         count_cycle = Signal()  # an instruction executes in this cycle (not a stall, no fault)
@@ -298,6 +325,13 @@ class Controller(wiring.Component):
                     with m.Case(Opcode.SETROW):
                         m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
                         m.d.sync += rp.eq(payload.setrow.row)
+                    with m.Case(Opcode.TSHIFT):
+                        m.d.comb += [count_cycle.eq(1), pc_next.eq(inc), self.tag_shift.eq(1)]
+                    with m.Case(Opcode.TQUERY):
+                        m.d.comb += [self.data_out.valid.eq(1), query_out.eq(1)]
+                        with m.If(self.data_out.ready):  # otherwise a stall
+                            m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
+                            m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
                     with m.Case(Opcode.LOAD, Opcode.READ):
                         is_load = is_op[Opcode.LOAD]
                         with m.If(rp >= p.rows):

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from ..isa import Combine
 from .cam_array import index_bits, rejected
 
-__all__ = ["TagLogic", "priority_encoder", "popcount"]
+__all__ = ["TagLogic", "barrel_shift", "priority_encoder", "popcount"]
 
 
 def priority_encoder(bits) -> tuple:
@@ -33,6 +33,21 @@ def priority_encoder(bits) -> tuple:
         return low_valid | high_valid, index
 
     return encode(padded)
+
+
+def barrel_shift(bits, amount, down):
+    """``bits`` shifted by ``amount`` toward the high end (or the low end when ``down``),
+    zeros shifted in: one stage per bit of ``amount``, each a shift by a power of two or not."""
+    width = len(bits)
+    value = bits
+    for stage in range(len(amount)):
+        step = 1 << stage
+        if step >= width:  # this and higher amount bits shift everything out
+            value = Mux(amount[stage:].any(), 0, value)
+            break
+        moved = Mux(down, value[step:], Cat(Const(0, step), value[:width - step]))
+        value = Mux(amount[stage], moved, value)
+    return value
 
 
 def popcount(bits):
@@ -61,7 +76,11 @@ class TagLogic(wiring.Component):
     combine : In(Combine)
         SET: ``match``; AND: ``tags & match``; OR: ``tags | match``; ANDN: ``tags & ~match``.
     clear : In(1)
-        At the next clock edge, all tags become 0 (wins over ``update``).
+        At the next clock edge, all tags become 0 (wins over ``update`` and ``shift``).
+    shift : In(1); shift_down : In(1); shift_count : In(count_width)
+        At the next clock edge, every tag moves ``shift_count`` rows toward row R-1 (or
+        toward row 0 with ``shift_down``); rows shifted in get 0. A barrel shifter of
+        log2 stages, so any stride takes one cycle. ``update`` wins over ``shift``.
     tags : Out(R)
         The tag register.
     any_match : Out(1)
@@ -74,11 +93,14 @@ class TagLogic(wiring.Component):
         Number of set tags.
     """
 
-    def __init__(self, rows: int):
+    def __init__(self, rows: int, count_width: int = 8):
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise rejected(self, ValueError(f"rows must be a positive integer, not {rows!r}"))
         self.rows = rows
         super().__init__({
+            "shift": In(1),
+            "shift_down": In(1),
+            "shift_count": In(count_width),
             "match": In(rows),
             "update": In(1),
             "combine": In(Combine),
@@ -107,6 +129,8 @@ class TagLogic(wiring.Component):
                     m.d.sync += tags.eq(tags | self.match)
                 with m.Case(Combine.ANDN):
                     m.d.sync += tags.eq(tags & ~self.match)
+        with m.Elif(self.shift):
+            m.d.sync += tags.eq(barrel_shift(tags, self.shift_count, self.shift_down))
 
         valid, index = priority_encoder(tags)
         m.d.comb += [

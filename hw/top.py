@@ -58,7 +58,7 @@ class RtmapTop(wiring.Component):
         m = Module()
         rows = self.params.rows
         m.submodules.controller = ctrl = self.controller
-        m.submodules.tags = tags = TagLogic(rows)
+        m.submodules.tags = tags = TagLogic(rows, count_width=self.params.imm_bits)
         m.submodules.array = array = CamArray(self.params)
 
         wiring.connect(m, wiring.flipped(self.prog), ctrl.prog)
@@ -81,6 +81,12 @@ class RtmapTop(wiring.Component):
             tags.update.eq(ctrl.tag_update),
             tags.combine.eq(ctrl.tag_combine),
             tags.clear.eq(ctrl.tag_clear),
+            tags.shift.eq(ctrl.tag_shift),
+            tags.shift_down.eq(ctrl.tag_shift_down),
+            tags.shift_count.eq(ctrl.tag_shift_count),
+            ctrl.tag_count.eq(tags.count),
+            ctrl.tag_first.eq(tags.first_match),
+            ctrl.tag_any.eq(tags.any_match),
             array.write_en.eq(ctrl.write_en),
             array.write_rows.eq(tags.tags),
             array.write_mask.eq(ctrl.mask),

@@ -5,7 +5,9 @@ encoding the hardware decodes. Canonical words round-trip: ``assemble(disassembl
 
     search and t3=1 f0=0     # columns: t0..t{T-1} tracks, f0 f1 flags
     write t3=0 f0=1
-    shift up 1               # shift down N
+    shift up 1               # shift down N: the port, toward domain D-1 / 0
+    tshift up 2              # tshift down N: the tags, toward row R-1 / 0
+    tquery count             # push count / first / any of the tags to data_out
     setrow 0
     loop 4 ... endl
     load+                    # load / load+ / read / read+
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 
 from .errors import RtmapError
-from .isa import Combine, Instr, Opcode, Slot, decode, encode, hex_digits, illegal_reason
+from .isa import Combine, Instr, Opcode, Query, Slot, decode, encode, hex_digits, illegal_reason
 from .isa import instruction_bits as word_bits
 from .params import FLAGS, MachineParams
 
@@ -101,11 +103,17 @@ def parse_line(text: str, params: MachineParams) -> Instr | int | None:
         return Instr(Opcode.SEARCH, combine=Combine[args[0].upper()], slots=slots)
     if mnemonic == "write":
         return Instr(Opcode.WRITE, slots=tuple(_operand(a, params) for a in args))
-    if mnemonic == "shift":
-        _expect(args, 2, "shift", "up|down and a count")
+    if mnemonic in ("shift", "tshift"):
+        _expect(args, 2, mnemonic, "up|down and a count")
         if args[0] not in ("up", "down"):
-            raise RtmapError(f"shift direction {args[0]!r} is not up or down")
-        return Instr(Opcode.SHIFT, down=args[0] == "down", count=_number(args[1], "count"))
+            raise RtmapError(f"{mnemonic} direction {args[0]!r} is not up or down")
+        return Instr(Opcode[mnemonic.upper()], down=args[0] == "down",
+                     count=_number(args[1], "count"))
+    if mnemonic == "tquery":
+        names = ", ".join(q.name.lower() for q in Query)
+        if len(args) != 1 or args[0].upper() not in Query.__members__:
+            raise RtmapError(f"tquery takes one of {names}")
+        return Instr(Opcode.TQUERY, query=Query[args[0].upper()].value)
     if mnemonic == "setrow":
         _expect(args, 1, "setrow", "a row number")
         return Instr(Opcode.SETROW, row=_number(args[0], "row"))
@@ -135,8 +143,10 @@ def format_instr(instr: Instr, params: MachineParams) -> str:
         return f"search {instr.combine.name.lower()} {operands}".rstrip()
     if op is Opcode.WRITE:
         return f"write {operands}"
-    if op is Opcode.SHIFT:
-        return f"shift {'down' if instr.down else 'up'} {instr.count}"
+    if op in (Opcode.SHIFT, Opcode.TSHIFT):
+        return f"{op.name.lower()} {'down' if instr.down else 'up'} {instr.count}"
+    if op is Opcode.TQUERY:
+        return f"tquery {Query(instr.query).name.lower()}"
     if op is Opcode.SETROW:
         return f"setrow {instr.row}"
     if op is Opcode.LOOP:

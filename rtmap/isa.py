@@ -36,6 +36,8 @@ class Opcode(enum.Enum, shape=OPCODE_BITS):
     READ = 7
     LOOP = 8
     ENDL = 9
+    TSHIFT = 10
+    TQUERY = 11
 
 
 class Combine(enum.Enum, shape=2):
@@ -47,11 +49,19 @@ class Combine(enum.Enum, shape=2):
     ANDN = 3  # tag = tag & ~match
 
 
+class Query(enum.Enum, shape=2):
+    """What TQUERY pushes to data_out about the tag register (3 is illegal)."""
+
+    COUNT = 0  # number of tagged rows
+    FIRST = 1  # index of the lowest tagged row; R when none is
+    ANY = 2  # 1 if some row is tagged
+
+
 class ErrorCode(enum.Enum, shape=3):
     """The controller's sticky error state (0: none)."""
 
     NONE = 0
-    ILLEGAL = 1  # opcode 0 or 10..15, a column past the last flag, a shift or loop count of 0
+    ILLEGAL = 1  # opcode 0 or 12..15, a column past the last flag, a count of 0, query 3, ...
     RAN_OFF_END = 2  # the pc reached the program's length without a HALT
     PORT_RANGE = 3  # a shift would move the port outside domains 0..D-1
     ROW_RANGE = 4  # LOAD/READ with the row pointer at or past the last row
@@ -71,7 +81,8 @@ def instruction_layout(params: MachineParams) -> data.StructLayout:
         "search": data.StructLayout({
             "combine": Combine, "slots": data.ArrayLayout(slot, SEARCH_SLOTS)}),
         "write": data.StructLayout({"slots": data.ArrayLayout(slot, WRITE_SLOTS)}),
-        "shift": data.StructLayout({"down": 1, "count": params.imm_bits}),
+        "shift": data.StructLayout({"down": 1, "count": params.imm_bits}),  # SHIFT, TSHIFT
+        "query": data.StructLayout({"what": 2}),
         "setrow": data.StructLayout({"row": params.imm_bits}),
         # LOAD writes tracks first..last only (READ ignores the range).
         "io": data.StructLayout({"advance": 1, "first": params.column_bits,
@@ -129,6 +140,7 @@ class Instr:
     count: int = 0  # SHIFT, LOOP
     down: bool = False  # SHIFT: toward domain 0
     row: int = 0  # SETROW
+    query: int = 0  # TQUERY: a Query value
     advance: bool = False  # LOAD, READ: row pointer += 1 afterwards
     first: int = 0  # LOAD: the tracks written are first..last
     last: int | None = None  # LOAD: None means the last track, T-1
@@ -189,9 +201,12 @@ def encode(instr: Instr, params: MachineParams) -> int:
             raise RtmapError("write needs at least one column operand")
         _check_slots(instr.slots, WRITE_SLOTS, params)
         values.update(_slot_values("write", instr.slots))
-    elif op is Opcode.SHIFT:
+    elif op in (Opcode.SHIFT, Opcode.TSHIFT):
         values["payload.shift.down"] = int(instr.down)
-        values["payload.shift.count"] = _check_imm("shift count", instr.count, params, 1)
+        values["payload.shift.count"] = _check_imm(f"{op.name.lower()} count", instr.count,
+                                                   params, 1)
+    elif op is Opcode.TQUERY:
+        values["payload.query.what"] = Query(instr.query).value
     elif op is Opcode.SETROW:
         values["payload.setrow.row"] = _check_imm("row", instr.row, params)
     elif op is Opcode.LOAD:
@@ -227,8 +242,10 @@ def illegal_reason(word: int, params: MachineParams) -> str | None:
         for col, _ in _slots_of(word, params, kind, size):
             if col >= params.columns:
                 return f"column {col} is outside 0..{params.columns - 1}"
-    if op is Opcode.SHIFT and _get(word, params, "payload.shift.count") == 0:
-        return "shift count 0"
+    if op in (Opcode.SHIFT, Opcode.TSHIFT) and _get(word, params, "payload.shift.count") == 0:
+        return f"{op.name.lower()} count 0"
+    if op is Opcode.TQUERY and _get(word, params, "payload.query.what") == 3:
+        return "unknown tag query 3"
     if op is Opcode.LOOP and _get(word, params, "payload.loop.count") == 0:
         return "loop count 0"
     if op is Opcode.LOAD:
@@ -253,9 +270,11 @@ def decode(word: int, params: MachineParams) -> Instr:
         combine = Combine(_get(word, params, "payload.search.combine")) \
             if op is Opcode.SEARCH else Combine.SET
         return Instr(op, combine=combine, slots=slots)
-    if op is Opcode.SHIFT:
+    if op in (Opcode.SHIFT, Opcode.TSHIFT):
         return Instr(op, count=_get(word, params, "payload.shift.count"),
                      down=bool(_get(word, params, "payload.shift.down")))
+    if op is Opcode.TQUERY:
+        return Instr(op, query=_get(word, params, "payload.query.what"))
     if op is Opcode.SETROW:
         return Instr(op, row=_get(word, params, "payload.setrow.row"))
     if op is Opcode.LOAD:

@@ -23,6 +23,7 @@ from ..isa import (
     ErrorCode,
     Instr,
     Opcode,
+    Query,
     cycles_of,
     decode,
     illegal_reason,
@@ -101,6 +102,12 @@ class Machine:
                 counts["shifts"] += instr.count
             elif op is Opcode.SETROW:
                 self._rp = instr.row
+            elif op is Opcode.TSHIFT:
+                shifted = self._tags >> instr.count if instr.down else self._tags << instr.count
+                self._tags = shifted & self._all
+            elif op is Opcode.TQUERY:
+                result.outputs.append(self._query(instr.query) & ((1 << p.tracks) - 1))
+                counts["io_words"] += 1
             elif op is Opcode.LOAD:
                 if next_input >= len(inputs):
                     raise RtmapError(f"program wants more input words than the host supplied "
@@ -198,6 +205,13 @@ class Machine:
             column = self._tracks[track]
             column[self._port] = (column[self._port] | bit) if word >> track & 1 else \
                 (column[self._port] & ~bit)
+
+    def _query(self, query: int) -> int:
+        if query == Query.COUNT.value:
+            return self._tags.bit_count()
+        if query == Query.FIRST.value:  # the lowest tagged row, R when none is
+            return (self._tags & -self._tags).bit_length() - 1 if self._tags else self.params.rows
+        return int(self._tags != 0)
 
     def _read_row(self, row: int) -> int:
         return sum((self._tracks[t][self._port] >> row & 1) << t

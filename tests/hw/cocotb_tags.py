@@ -14,14 +14,18 @@ from rtmap.isa import Combine
 async def random_updates(dut):
     rows = bench_params().rows
     rng, seed = bench_rng(dut)
-    await clock_and_reset(dut, {"match": 0, "update": 0, "combine": 0, "clear": 0})
+    await clock_and_reset(dut, {"match": 0, "update": 0, "combine": 0, "clear": 0,
+                                "shift": 0, "shift_down": 0, "shift_count": 0})
     model = TagModel(rows)
     for step in range(300):
         await FallingEdge(dut.clk)
         density = float(rng.choice([0.05, 0.5, 0.95]))
         match = rng.random(rows) < density
         combine = Combine(int(rng.integers(0, 4)))
-        update, clear = bool(rng.random() < 0.7), bool(rng.random() < 0.08)
+        update, clear = bool(rng.random() < 0.5), bool(rng.random() < 0.08)
+        shift, down = bool(rng.random() < 0.4), int(rng.integers(0, 2))
+        count = int(rng.integers(0, min(2 * rows + 2, 256)))  # strides past the last row too
+        dut.shift.value, dut.shift_down.value, dut.shift_count.value = int(shift), down, count
         dut.match.value = from_bits(match)
         dut.combine.value = combine.value
         dut.update.value, dut.clear.value = int(update), int(clear)
@@ -40,3 +44,5 @@ async def random_updates(dut):
             model.clear()
         elif update:
             model.update(combine, match)
+        elif shift and count:
+            model.shift(count, bool(down))

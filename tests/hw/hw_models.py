@@ -17,6 +17,7 @@ from rtmap.isa import (
     ErrorCode,
     Instr,
     Opcode,
+    Query,
     Slot,
     decode,
     encode,
@@ -94,6 +95,17 @@ class TagModel:
     def clear(self) -> None:
         self.tags[:] = False
 
+    def shift(self, count: int, down: bool) -> None:
+        """Tags move ``count`` rows toward row 0 (down) or row R-1 (up); zeros come in."""
+        moved = np.zeros_like(self.tags)
+        rows = len(self.tags)
+        if count < rows:
+            if down:
+                moved[:rows - count] = self.tags[count:]
+            else:
+                moved[count:] = self.tags[:rows - count]
+        self.tags = moved
+
     def first(self) -> tuple[bool, int]:
         hits = np.flatnonzero(self.tags)
         return (True, int(hits[0])) if len(hits) else (False, 0)
@@ -162,6 +174,17 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
             cost = ins.count * params.shift_latency
         elif op is Opcode.SETROW:
             rp = ins.row
+        elif op is Opcode.TSHIFT:
+            model = TagModel(R)
+            model.tags = tags.copy()
+            model.shift(ins.count, ins.down)
+            tags = model.tags
+        elif op is Opcode.TQUERY:
+            hits = np.flatnonzero(tags)
+            value = {Query.COUNT: len(hits), Query.FIRST: int(hits[0]) if len(hits) else R,
+                     Query.ANY: int(len(hits) > 0)}[Query(ins.query)]
+            outputs.append(value % (1 << params.tracks))
+            counters["io_words"] += 1
         elif op in (Opcode.LOAD, Opcode.READ):
             if rp >= R:
                 error = ErrorCode.ROW_RANGE
@@ -268,8 +291,14 @@ def random_program(rng: np.random.Generator, params: MachineParams, length: int 
         return tuple((int(rng.integers(0, W)), int(rng.integers(0, 2))) for _ in range(n))
 
     def simple(in_loop: bool) -> list[Instr]:
-        kind = rng.choice(["search", "write", "io", "setrow", "shift"],
-                          p=[0.35, 0.3, 0.15, 0.1, 0.1])
+        kind = rng.choice(["search", "write", "io", "setrow", "shift", "tags"],
+                          p=[0.3, 0.27, 0.15, 0.1, 0.1, 0.08])
+        if kind == "tags":  # move the tags by a stride (also past the last row), or query them
+            if rng.random() < 0.6:
+                count = int(rng.integers(1, R + 3))
+                return [op(Opcode.TSHIFT, count=min(count, (1 << params.imm_bits) - 1),
+                           down=bool(rng.integers(0, 2)))]
+            return [op(Opcode.TQUERY, query=int(rng.integers(0, 3)))]
         if kind == "search":
             return [search(*slots(3), combine=Combine(int(rng.integers(0, 4))))]
         if kind == "write":
@@ -337,7 +366,7 @@ def random_fault(rng: np.random.Generator, params: MachineParams) -> int:
     choice = int(rng.integers(0, 6))
     if choice == 0:  # unknown opcode, random operand bits (within the instruction width)
         operands = int(rng.integers(0, 1 << (instruction_layout(params).size - 4)))
-        return int(rng.choice([0, 10, 11, 12, 13, 14, 15])) | operands << 4
+        return int(rng.choice([0, 12, 13, 14, 15])) | operands << 4
     if choice == 1 and (1 << params.column_bits) > params.columns:  # column past the flags
         bad = {"col": params.columns, "value": 1, "enable": 1}
         return instruction_layout(params).const(

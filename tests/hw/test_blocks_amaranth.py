@@ -156,16 +156,23 @@ def test_tag_logic_random(rows):
             density = rng.choice([0.05, 0.5, 0.95])
             match = rng.random(rows) < density
             combine = Combine(int(rng.integers(0, 4)))
-            update, clear = rng.random() < 0.7, rng.random() < 0.08
+            update, clear = rng.random() < 0.5, rng.random() < 0.08
+            shift, down = rng.random() < 0.4, bool(rng.integers(0, 2))
+            count = int(rng.integers(0, min(2 * rows + 2, 256)))  # strides past the last row
             ctx.set(dut.match, from_bits(match))
             ctx.set(dut.combine, combine)
             ctx.set(dut.update, update)
             ctx.set(dut.clear, clear)
+            ctx.set(dut.shift, shift)
+            ctx.set(dut.shift_down, down)
+            ctx.set(dut.shift_count, count)
             await ctx.tick()
             if clear:
                 model.clear()
             elif update:
                 model.update(combine, match)
+            elif shift and count:
+                model.shift(count, down)
 
     simulate(dut, bench, f"tags_{rows}")
 

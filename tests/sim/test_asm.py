@@ -34,8 +34,10 @@ def random_instr(rng, params):
         return Instr(op, combine=Combine(int(rng.integers(0, 4))), slots=slots(0, 3))
     if op is Opcode.WRITE:
         return Instr(op, slots=slots(1, 2))
-    if op is Opcode.SHIFT:
+    if op in (Opcode.SHIFT, Opcode.TSHIFT):
         return Instr(op, count=int(rng.integers(1, high + 1)), down=bool(rng.integers(0, 2)))
+    if op is Opcode.TQUERY:
+        return Instr(op, query=int(rng.integers(0, 3)))
     if op is Opcode.SETROW:
         return Instr(op, row=int(rng.integers(0, high + 1)))
     if op is Opcode.LOOP:
@@ -81,6 +83,11 @@ def test_every_mnemonic_assembles_as_documented():
         read+
         loop 4
         endl
+        tshift up 3
+        tshift DOWN 1
+        tquery count
+        tquery first
+        tquery any
         .word 0x0
         halt
     """
@@ -94,8 +101,11 @@ def test_every_mnemonic_assembles_as_documented():
     assert decode(words[10], params).advance and not decode(words[9], params).advance
     assert decode(words[11], params) == Instr(Opcode.LOAD, advance=True, first=1, last=2)
     assert decode(words[9], params).last is None  # the canonical form of "all tracks"
-    assert words[16] == 0 and illegal_reason(0, params) == "unknown opcode 0"
-    assert decode(words[17], params).op is Opcode.HALT
+    assert decode(words[16], params) == Instr(Opcode.TSHIFT, count=3)
+    assert decode(words[17], params) == Instr(Opcode.TSHIFT, count=1, down=True)
+    assert [decode(w, params).query for w in words[18:21]] == [0, 1, 2]
+    assert words[21] == 0 and illegal_reason(0, params) == "unknown opcode 0"
+    assert decode(words[22], params).op is Opcode.HALT
 
 
 PARAMS = MachineParams(rows=8, tracks=32, domains=16)
@@ -113,6 +123,8 @@ PARAMS = MachineParams(rows=8, tracks=32, domains=16)
     ("\n\nshift up 0", "line 3: shift count 0 is outside 1..255"),
     ("shift sideways 1", "shift direction 'sideways' is not up or down"),
     ("shift up", "shift takes up|down and a count"),
+    ("tshift up 0", "tshift count 0 is outside 1..255"),
+    ("tquery all", "tquery takes one of count, first, any"),
     ("loop 256", "loop count 256 is outside 1..255"),
     ("setrow x", "row 'x' is not a number"),
     ("halt now", "halt takes no operands, got now"),

@@ -18,6 +18,8 @@ def layout_const(instr, params):
         Opcode.SEARCH: lambda: {"search": {"combine": instr.combine, "slots": slots(3)}},
         Opcode.WRITE: lambda: {"write": {"slots": slots(2)}},
         Opcode.SHIFT: lambda: {"shift": {"down": int(instr.down), "count": instr.count}},
+        Opcode.TSHIFT: lambda: {"shift": {"down": int(instr.down), "count": instr.count}},
+        Opcode.TQUERY: lambda: {"query": {"what": instr.query}},
         Opcode.SETROW: lambda: {"setrow": {"row": instr.row}},
         Opcode.LOAD: lambda: {"io": {"advance": int(instr.advance), "first": instr.first,
                                      "last": params.tracks - 1 if instr.last is None

@@ -173,3 +173,58 @@ def test_running_out_of_input_words_is_an_error():
         Machine(params).run(assemble("load+\nload+\nsetrow 1\nload\nhalt", params), [1, 2])
     with pytest.raises(RtmapError, match="max_cycles=10"):
         Machine(params).run(assemble("loop 20\nsearch set\nendl\nhalt", params), max_cycles=10)
+
+
+def test_tags_move_data_between_rows():
+    """Copy a 4-bit value in track 0 of every row r into track 1 of row r+2, for all rows at
+    once: per bit, tag the rows holding a 1, move the tags two rows up, write a 1; the same
+    for 0. Rows 0 and 1 receive nothing (their track 1 stays as it was: 0)."""
+    params = MachineParams(rows=7, tracks=2, domains=4)
+    machine = Machine(params)
+    values = [3, 9, 15, 0, 6, 12, 5]
+    for row, value in enumerate(values):
+        machine.write_value(row, 0, value)
+    source = """
+        loop 3
+          search set t0=1
+          tshift up 2
+          write t1=1
+          search set t0=0
+          tshift up 2
+          write t1=0
+          shift up 1
+        endl
+        search set t0=1
+        tshift up 2
+        write t1=1
+        search set t0=0
+        tshift up 2
+        write t1=0
+        shift down 3
+        tquery count
+        tquery first
+        search set t1=1 t0=0
+        tquery any
+        tquery first
+        halt
+    """
+    result = machine.run(assemble(source, params))
+    assert result.halted
+    assert [machine.read_value(r, 1) for r in range(7)] == [0, 0, *values[:5]]
+    # The tags left by the last pass: rows r whose source row r-2 has a 0 in bit 3.
+    tagged = [r for r in range(2, 7) if not values[r - 2] >> 3 & 1]
+    assert result.outputs[:2] == [len(tagged), tagged[0]]
+    # Back at domain 0: rows whose moved bit 0 is 1 while their own bit 0 is 0.
+    rows = [r for r in range(7)
+            if (machine.read_value(r, 1) & 1) == 1 and (machine.read_value(r, 0) & 1) == 0]
+    assert result.outputs[2:] == [int(bool(rows)), rows[0] if rows else 7]
+    assert result.counters["io_words"] == 4
+    # loop, 3 x (6 tag steps + shift up 1), 3 endl, 6 tag steps, shift down 3, 5 more, halt
+    assert result.counters["cycles"] == 1 + 3 * 7 + 3 + 6 + 3 + 5 + 1
+
+
+def test_tag_shift_past_the_last_row_clears_and_queries_of_no_rows():
+    params = MachineParams(rows=3, tracks=2, domains=2)
+    result = Machine(params).run(assemble(
+        "search set\ntshift down 3\ntquery any\ntquery count\ntquery first\nhalt", params))
+    assert result.outputs == [0, 0, 3]  # first of no rows is R
