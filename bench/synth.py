@@ -106,4 +106,8 @@ def critical_path(log: Path) -> list[str]:
     """The source and sink cells of nextpnr's worst path, from its log."""
     text = log.read_text(errors="replace")
     block = text.split("Critical path report for clock")[-1].split("\n\n")[0]
-    return re.findall(r"(?:Source|Sink) (\S+)", block)[:2]
+    cells = re.findall(r"(?:Source|Sink) (\S+)", block)
+    # nextpnr names packed cells after the net they drive plus the primitives on the way;
+    # the net is what names the RTL signal.
+    trimmed = [re.sub(r"_(LUT4|TRELLIS|CCU2|PFUMX|L6MUX|DP16KD)\w*", "", c) for c in cells]
+    return [trimmed[0], trimmed[-1]] if trimmed else []
