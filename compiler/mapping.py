@@ -44,9 +44,8 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
     widths = [accumulator_bits(s, layer.in_bits) for s in sums]
     out_bits = count_bits(layer.thresholds.shape[1]) if thresholded else 0
 
-    # Tracks per channel of a group, and tracks a group needs besides them.
     resident = _resident_option(layer, inputs, params, thresholded)
-    tiled = _tiled_options(layer, inputs, params, thresholded, rows)
+    tiled = _tiled_options(layer, inputs, params, thresholded)
     options = ([resident] if resident else []) + tiled
     if not options:
         need, what = (3, "an input, an accumulator and an output") if thresholded else \
@@ -105,8 +104,8 @@ def _resident_option(layer: Layer, inputs: int, params: MachineParams,
     return (inputs, per_group, first_free, thresholded) if per_group >= 1 else None
 
 
-def _tiled_options(layer: Layer, inputs: int, params: MachineParams, thresholded: bool,
-                   rows: int) -> list[Option]:
+def _tiled_options(layer: Layer, inputs: int, params: MachineParams,
+                   thresholded: bool) -> list[Option]:
     """Every sensible split of the tracks between an input tile and resident channels."""
     per_channel = 2 if thresholded else 1  # accumulator (+ output)
     options = []
