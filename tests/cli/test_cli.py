@@ -1,6 +1,7 @@
 """The rtmap command: each subcommand's files and output, and one-line errors with status 2."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -126,3 +127,19 @@ def test_random_rejects_bad_options(tmp_path, capsys, args, message):
     assert main(["random", str(tmp_path / "l.npz"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error(layer_files):
+    """`rtmap disasm p.hex | head`: no traceback when the reader has gone (here the pipe's
+    read end is closed before rtmap writes, so every write fails with EPIPE)."""
+    _, _, tmp = layer_files
+    main(["compile", str(tmp / "layer.npz"), "-o", str(tmp / "prog"), *SMALL])
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "rtmap.cli", "disasm",
+                               str(tmp / "prog" / "program.hex")], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
