@@ -37,6 +37,22 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
     return counts
 
 
+def activation_words(code: Sequence[Instr]) -> dict[str, int]:
+    """Words moved in (LOAD) and out (READ, TQUERY) by one run, loops multiplied out."""
+    moved = {"words_in": 0, "words_out": 0}
+    times = [1]
+    for instr in code:
+        if instr.op is Opcode.LOOP:
+            times.append(times[-1] * instr.count)
+        elif instr.op is Opcode.ENDL:
+            times.pop()
+        elif instr.op is Opcode.LOAD:
+            moved["words_in"] += times[-1]
+        elif instr.op in (Opcode.READ, Opcode.TQUERY):
+            moved["words_out"] += times[-1]
+    return moved
+
+
 def add_counts(sums: Sequence[ChannelSum]) -> dict[str, int]:
     """Two-operand adds/subtracts of the folded sums (a copy or a negation is not an add)."""
     naive = sum(max(len(s.terms) - 1, 0) for s in sums)

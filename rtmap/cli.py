@@ -54,13 +54,18 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     from .compiler.pipeline import compile_layer
     from .sim.layer import load_layer
 
-    compiled = compile_layer(load_layer(args.layer), _machine(args), args.active_rows)
+    layer = load_layer(args.layer)
+    compiled = compile_layer(layer, _machine(args), args.active_rows)
     _make_dir(Path(args.output))
     hex_path, json_path = compiled.program.save(args.output)
     stats, ops = compiled.program.meta["stats"], compiled.program.meta["ops"]
     print(f"wrote {hex_path} ({len(compiled.program.words)} words) and {json_path}")
     print(f"per run of {compiled.plan.active_rows} rows: " +
           " ".join(f"{k}={v}" for k, v in stats.items()) + f" adds={ops['add']}")
+    if args.report:
+        from .compiler.report import format_report, layer_report
+
+        print(format_report([layer_report(Path(args.layer).stem, layer, compiled)]))
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
@@ -147,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--active-rows", type=int, metavar="N",
                    help="output positions per run (default: all rows)")
+    p.add_argument("--report", action="store_true",
+                   help="print the layer's costs: adds before and after CSE, passes, shifts, "
+                        "cycles, activation words in and out")
     _add_machine(p)
     p.set_defaults(func=_cmd_compile)
 

@@ -143,3 +143,17 @@ def test_output_cut_short_by_a_pipe_is_not_an_error(layer_files):
     finally:
         os.close(write_end)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_compile_report_prints_the_layer_costs(layer_files, capsys):
+    _, _, tmp = layer_files
+    assert main(["compile", str(tmp / "layer.npz"), "-o", str(tmp / "p"), "--rows", "8",
+                 "--tracks", "4", "--domains", "12", "--report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, row = lines[-2].split(), lines[-1].split()
+    values = dict(zip(header, row[:1] + row[-len(header) + 1:], strict=True))
+    assert "tiles x" in lines[-1]  # 5 inputs on 4 tracks: tiled
+    meta = json.loads((tmp / "p" / "program.json").read_text())
+    assert int(values["words_in"]) + int(values["words_out"]) == meta["stats"]["io_words"]
+    assert int(values["cycles"]) == meta["stats"]["cycles"]
+    assert int(values["adds_cse"]) <= int(values["adds"]) == meta["ops"]["add"]
