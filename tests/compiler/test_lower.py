@@ -61,16 +61,23 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("index", range(len(SHAPES)))
-def test_simulated_layer_equals_golden(index):
-    kind, k, c, kernel, stride, padding, bits, levels, batch, hw = SHAPES[index]
-    seed = 1000 + index
+def layer_and_input(shape, seed):
+    """A random layer and input from a (kind, K, C, kernel, stride, padding, in_bits, levels,
+    batch, (height, width)) row of SHAPES or TILED."""
+    kind, k, c, kernel, stride, padding, bits, levels, batch, hw = shape[:10]
     rng = np.random.default_rng(seed)
     layer = random_layer(rng, kind=kind, out_channels=k, in_channels=c,
                          kernel=kernel or (1, 1), stride=stride, padding=padding, in_bits=bits,
                          thresholds_levels=levels)
     h, w = hw or (None, None)
-    x = random_input(rng, layer, batch=batch, height=h, width=w)
+    return layer, random_input(rng, layer, batch=batch, height=h, width=w)
+
+
+@pytest.mark.parametrize("index", range(len(SHAPES)))
+def test_simulated_layer_equals_golden(index):
+    c, kernel = SHAPES[index][2], SHAPES[index][3]
+    seed = 1000 + index
+    layer, x = layer_and_input(SHAPES[index], seed)
     # few rows and tracks: several runs and several channel groups per run
     params = MachineParams(rows=7, tracks=c * (kernel[0] * kernel[1] if kernel else 1) + 4,
                            domains=16, program_depth=8192)  # 15 levels of 8-bit sums are long
@@ -133,15 +140,9 @@ TILED = [
 
 @pytest.mark.parametrize("index", range(len(TILED)))
 def test_tiled_layers_equal_golden(index):
-    kind, k, c, kernel, stride, padding, bits, levels, batch, hw, tracks = TILED[index]
     seed = 2000 + index
-    rng = np.random.default_rng(seed)
-    layer = random_layer(rng, kind=kind, out_channels=k, in_channels=c,
-                         kernel=kernel or (1, 1), stride=stride, padding=padding, in_bits=bits,
-                         thresholds_levels=levels)
-    h, w = hw or (None, None)
-    x = random_input(rng, layer, batch=batch, height=h, width=w)
-    params = MachineParams(rows=5, tracks=tracks, domains=16, program_depth=1 << 16)
+    layer, x = layer_and_input(TILED[index], seed)
+    params = MachineParams(rows=5, tracks=TILED[index][10], domains=16, program_depth=1 << 16)
     result = run_layer(layer, x, "sim", params)
     np.testing.assert_array_equal(result.output, golden(layer, x), err_msg=f"seed {seed}")
     compiled = compile_layer(layer, params, active_rows=result.stats["active_rows"])
