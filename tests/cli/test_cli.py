@@ -157,3 +157,19 @@ def test_compile_report_prints_the_layer_costs(layer_files, capsys):
     assert int(values["words_in"]) + int(values["words_out"]) == meta["stats"]["io_words"]
     assert int(values["cycles"]) == meta["stats"]["cycles"]
     assert int(values["adds_cse"]) <= int(values["adds"]) == meta["ops"]["add"]
+
+
+def test_verilog_writes_the_top_and_checks_a_program_against_its_machine(layer_files, capsys):
+    _, _, tmp = layer_files
+    assert main(["verilog", "-o", str(tmp / "v"), *SMALL]) == 0
+    text = (tmp / "v" / "rtmap_top.v").read_text()
+    assert "module rtmap_top(" in text and "input [15:0] data_in__payload;" in text
+    assert "rows=8 tracks=16 domains=12" in capsys.readouterr().out
+    main(["compile", str(tmp / "layer.npz"), "-o", str(tmp / "p"), *SMALL])
+    program = str(tmp / "p" / "program.hex")
+    assert main(["verilog", "-o", str(tmp / "w"), "--program", program, *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["verilog", "-o", str(tmp / "w"), "--program", program, "--rows", "9",
+                 "--tracks", "16", "--domains", "12"]) == 2
+    assert "program was compiled for rows=8 but the machine has rows=9" in \
+        capsys.readouterr().err
