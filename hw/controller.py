@@ -27,7 +27,7 @@ from ..isa import (
 from ..params import COUNTER_BITS, LOOP_DEPTH, MachineParams
 from .cam_array import index_bits, rejected
 
-__all__ = ["COUNTER_NAMES", "Controller", "prog_layout"]
+__all__ = ["COUNTER_NAMES", "Controller", "host_members", "prog_layout"]
 
 COUNTER_NAMES = COUNTERS  # the performance counters, in the order docs/ISA.md lists them
 
@@ -38,6 +38,23 @@ def prog_layout(params: MachineParams) -> data.StructLayout:
         "addr": params.pc_bits,
         "word": instruction_layout(params).size,
     })
+
+
+def host_members(params: MachineParams) -> dict:
+    """The host side of the processor (docs/ISA.md "Hardware ports"), shared by the
+    controller and the top, whose ports these are."""
+    members = {
+        "start": In(1),
+        "busy": Out(1),
+        "done": Out(1),
+        "error": Out(1),
+        "error_code": Out(ErrorCode),
+        "prog": In(stream.Signature(prog_layout(params))),
+        "data_in": In(stream.Signature(params.tracks)),
+        "data_out": Out(stream.Signature(params.tracks)),
+    }
+    members.update({name: Out(COUNTER_BITS) for name in COUNTER_NAMES})
+    return members
 
 
 def _check_program(program, params: MachineParams) -> list[int]:
@@ -118,17 +135,7 @@ class Controller(wiring.Component):
         except ValueError as exc:
             raise rejected(self, exc) from None
         tracks, columns = params.tracks, params.columns
-        members = {
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
-            "error_code": Out(ErrorCode),
-            "prog": In(stream.Signature(prog_layout(params))),
-            "data_in": In(stream.Signature(tracks)),
-            "data_out": Out(stream.Signature(tracks)),
-        }
-        members.update({name: Out(COUNTER_BITS) for name in COUNTER_NAMES})
+        members = host_members(params)
         members.update({
             "pc": Out(params.pc_bits),
             "key": Out(columns),

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from ..isa import ErrorCode
-from ..params import COUNTER_BITS, MachineParams
+from ..params import MachineParams
 from .cam_array import CamArray, rejected
-from .controller import COUNTER_NAMES, Controller, prog_layout
+from .controller import COUNTER_NAMES, Controller, host_members
 from .tags import TagLogic
 
 __all__ = ["RtmapTop"]
@@ -41,18 +39,7 @@ class RtmapTop(wiring.Component):
             self.controller = Controller(params, program)  # checks the program
         except ValueError as exc:
             raise rejected(self, exc) from None
-        members = {
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
-            "error_code": Out(ErrorCode),
-            "prog": In(stream.Signature(prog_layout(params))),
-            "data_in": In(stream.Signature(params.tracks)),
-            "data_out": Out(stream.Signature(params.tracks)),
-        }
-        members.update({name: Out(COUNTER_BITS) for name in COUNTER_NAMES})
-        super().__init__(members)
+        super().__init__(host_members(params))
 
     def elaborate(self, platform):
         m = Module()
