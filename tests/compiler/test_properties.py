@@ -32,7 +32,8 @@ def cases(draw):
     return spec, machine, size, batch, draw(st.integers(0, 2**32 - 1))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True,  # the same cases on every run
+          suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_any_layer_on_any_machine_equals_golden(case):
     spec, machine, (height, width), batch, seed = case
