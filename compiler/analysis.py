@@ -53,7 +53,8 @@ def activation_words(code: Sequence[Instr]) -> dict[str, int]:
     return moved
 
 
-def add_counts(sums: Sequence[ChannelSum]) -> dict[str, int]:
-    """Two-operand adds/subtracts of the folded sums (a copy or a negation is not an add)."""
-    naive = sum(max(len(s.terms) - 1, 0) for s in sums)
-    return {"add_naive": naive, "add": naive, "terms": sum(len(s.terms) for s in sums)}
+def naive_counts(sums: Sequence[ChannelSum]) -> dict[str, int]:
+    """``add_naive``: two-operand adds/subtracts of the folded sums, n terms costing n - 1 (a
+    copy or a negation is not an add); ``terms``: the non-zero weights."""
+    return {"add_naive": sum(max(len(s.terms) - 1, 0) for s in sums),
+            "terms": sum(len(s.terms) for s in sums)}

@@ -125,12 +125,6 @@ def naive_adds(sums: Sequence[ChannelSum]) -> int:
     return sum(max(len(s.terms) - 1, 0) for s in sums)
 
 
-def add_counts(sums: Sequence[ChannelSum], dag: CseDag) -> dict[str, int]:
-    """``add_naive`` (folded sums), ``add`` (after CSE), ``temporaries`` and ``terms``."""
-    return {"add_naive": naive_adds(sums), "add": dag.adds, "temporaries": len(dag.temps),
-            "terms": sum(len(s.terms) for s in sums)}
-
-
 def weight_matrix(sums: Sequence[ChannelSum], inputs: int) -> np.ndarray:
     """The folded sums as a (channels, inputs) int8 matrix of -1, 0, +1."""
     w = np.zeros((len(sums), inputs), np.int8)
@@ -159,16 +153,17 @@ def block_size(channels: int, inputs: int) -> int:
     return max(1, math.ceil(inputs / blocks))
 
 
-def default_rounds(naive: int) -> int:
-    """Ruin-and-recreate rounds for a block of ``naive`` naive adds."""
+def default_rounds(naive: int, share: float = 1.0) -> int:
+    """Ruin-and-recreate rounds for a block of ``naive`` naive adds, given ``share`` of the
+    usual improvement work (a compiler splitting a layer into many blocks gives each less)."""
     if naive > IMPROVE_LIMIT:
         return 0
-    return min(MAX_ROUNDS, IMPROVE_WORK // max(naive, 1))
+    return int(min(MAX_ROUNDS * share, IMPROVE_WORK * share // max(naive, 1)))
 
 
 def eliminate_matrix(weights: np.ndarray, *, block_inputs: int | None = None,
                      rounds: int | None = None, seed: int = 0,
-                     batch: int | None = None) -> CseDag:
+                     batch: int | None = None, share: float = 1.0) -> CseDag:
     """CSE over a (channels, inputs) matrix of -1, 0, +1 (row k is channel k)."""
     w = np.asarray(weights)
     if w.ndim != 2 or not np.isin(w, (-1, 0, 1)).all():
@@ -183,7 +178,7 @@ def eliminate_matrix(weights: np.ndarray, *, block_inputs: int | None = None,
         block = w[:, first:first + size]
         n = block.shape[1]
         naive = int(np.maximum(np.count_nonzero(block, axis=1) - 1, 0).sum())
-        block_rounds = rounds if rounds is not None else default_rounds(naive)
+        block_rounds = rounds if rounds is not None else default_rounds(naive, share)
         block_batch = batch or (1 if block_rounds else max(1, channels // 8))
         state = _improve(_Greedy(block, batch=block_batch).run(), block_rounds, seed)
         # Local variables: 0..n-1 the block's inputs, then its temporaries in order.

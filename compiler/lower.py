@@ -15,6 +15,7 @@ import numpy as np
 from ..isa import Combine, Instr, Opcode, Slot
 from ..params import MachineParams
 from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan, Term
+from .schedule import Materialise, Operand, SignedOperand, schedule_group
 
 CARRY, SCRATCH = 0, 1  # the two flag columns: carry/borrow, and a second bit
 
@@ -42,6 +43,8 @@ class Builder:
     def __init__(self, params: MachineParams) -> None:
         self.params = params
         self.code: list[Instr] = []
+        self.adds = 0  # two-operand adds/subtracts emitted so far
+        self.temporaries = 0
 
     def flag(self, index: int) -> int:
         return self.params.tracks + index
@@ -93,21 +96,40 @@ class Builder:
 
 
 def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray | None,
-                params: MachineParams) -> list[Instr]:
+                params: MachineParams, rounds: int | None = None
+                ) -> tuple[list[Instr], dict[str, int]]:
+    """The program, and its operation counts: ``add`` (two-operand adds/subtracts after CSE;
+    a copy or negation is not one) and ``temporaries`` (values computed once and shared).
+    ``rounds``: CSE improvement rounds per block (default: a budget per layer)."""
     b = Builder(params)
     if plan.reloads:
         for group in plan.groups:
-            lower_tiled_group(b, plan, group, sums, thresholds)
+            lower_tiled_group(b, plan, group, sums, thresholds, rounds)
     else:
         load_tile(b, plan, plan.inputs, masked=False)
         for group in plan.groups:
-            for channel in group.channels:
-                accumulate(b, channel, sums[channel.channel].terms, plan.in_bits)
+            ops = schedule_group([sums[c.channel].terms for c in group.channels],
+                                 [c.acc_bits for c in group.channels], plan.inputs,
+                                 plan.in_bits, free_tracks(b.params, plan.inputs, group),
+                                 rounds=rounds, share=1 / len(plan.groups))
+            for op in ops:
+                if isinstance(op, Materialise):
+                    b.adds += accumulate(b, op.track, op.bits, op.terms)
+                    b.temporaries += 1
+                    continue
+                channel = group.channels[op.position]
+                b.adds += accumulate(b, channel.acc_track, channel.acc_bits, op.terms)
                 if thresholds is not None:
                     requantise(b, channel, thresholds[channel.channel])
             read_out(b, plan, group)
     b.code.append(Instr(Opcode.HALT))
-    return b.code
+    return b.code, {"add": b.adds, "temporaries": b.temporaries}
+
+
+def free_tracks(params: MachineParams, inputs: int, group: GroupPlan) -> list[int]:
+    """Tracks a group's temporaries may use: neither inputs nor the group's own tracks."""
+    taken = {t for c in group.channels for t in (c.track, c.acc_track)}
+    return [t for t in range(inputs, params.tracks) if t not in taken]
 
 
 def load_tile(b: Builder, plan: LayerPlan, count: int, masked: bool) -> None:
@@ -124,53 +146,76 @@ def read_out(b: Builder, plan: LayerPlan, group: GroupPlan) -> None:
 
 
 def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[ChannelSum],
-                      thresholds: np.ndarray | None) -> None:
+                      thresholds: np.ndarray | None, rounds: int | None = None) -> None:
     """Resident accumulators, inputs streamed through tracks 0..tile-1 a tile at a time."""
     everyone = b.search()
     for channel in group.channels:
         b.walk([Segment(channel.acc_bits, (b.write((channel.acc_track, 0)),), (everyone,))])
+    added = [0] * len(group.channels)  # terms added into each accumulator so far
     for first, count in plan.tiles:
         load_tile(b, plan, count, masked=True)
-        for channel in group.channels:
-            terms = [Term(t.index - first, t.sign) for t in sums[channel.channel].terms
-                     if first <= t.index < first + count]
-            add_terms(b, channel, terms, plan.in_bits)
+        tile_terms = [[Term(t.index - first, t.sign) for t in sums[c.channel].terms
+                       if first <= t.index < first + count] for c in group.channels]
+        ops = schedule_group(tile_terms, [c.acc_bits for c in group.channels], count,
+                             plan.in_bits, free_tracks(b.params, count, group),
+                             rounds=rounds, share=1 / (len(plan.groups) * len(plan.tiles)))
+        for op in ops:
+            if isinstance(op, Materialise):
+                b.adds += accumulate(b, op.track, op.bits, op.terms)
+                b.temporaries += 1
+                continue
+            channel = group.channels[op.position]
+            add_terms(b, channel.acc_track, channel.acc_bits, op.terms)
+            added[op.position] += len(op.terms)
+    b.adds += sum(max(n - 1, 0) for n in added)  # adding into the zeroed start is a copy
     if thresholds is not None:
         for channel in group.channels:
             requantise(b, channel, thresholds[channel.channel])
     read_out(b, plan, group)
 
 
-def accumulate(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits: int) -> None:
-    """acc_track = the signed sum of the terms, in channel.acc_bits two's complement."""
-    acc, width = channel.acc_track, channel.acc_bits
+def accumulate(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> int:
+    """``dest`` = the signed sum of the terms, in ``width`` bits two's complement. Returns
+    the adds it cost: it starts from a copy of a positive term when there is one."""
     everyone = b.search()
-    # Start from a copy of a positive term when there is one: a copy is cheaper than an add.
-    ordered = sorted(terms, key=lambda t: t.sign < 0)
-    if ordered and ordered[0].sign > 0:
-        src = ordered[0].index
-        copy = (b.search((src, 1)), b.write((acc, 1)), b.search((src, 0)), b.write((acc, 0)))
-        b.walk([Segment(in_bits, copy),
-                Segment(width - in_bits, (b.write((acc, 0)),), (everyone,))])
+    ordered = sorted(terms, key=lambda t: t[1] < 0)
+    if ordered and ordered[0][1] > 0:
+        src = ordered[0][0]
+        bits = _operand_bits(src, width)
+        copy = (b.search((src.track, 1)), b.write((dest, 1)),
+                b.search((src.track, 0)), b.write((dest, 0)))
+        b.walk([Segment(bits, copy),
+                Segment(width - bits, (b.write((dest, 0)),), (everyone,))])
         ordered = ordered[1:]
+        adds = len(ordered)
     else:
-        b.walk([Segment(width, (b.write((acc, 0)),), (everyone,))])
-    add_terms(b, channel, ordered, in_bits)
+        b.walk([Segment(width, (b.write((dest, 0)),), (everyone,))])
+        adds = max(len(ordered) - 1, 0)  # subtracting from zero is a negation
+    add_terms(b, dest, width, ordered)
+    return adds
 
 
-def add_terms(b: Builder, channel: ChannelPlan, terms: Sequence[Term], in_bits: int) -> None:
-    """acc_track += each signed term (an input track), in channel.acc_bits bits."""
-    acc, width = channel.acc_track, channel.acc_bits
+def add_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> None:
+    """``dest`` += each signed term, in ``width`` bits: full add/sub passes over the term's
+    bits, then only the carry/borrow over the rest (an input is zero-extended)."""
     everyone = b.search()
     carry = b.flag(CARRY)
-    for term in terms:
-        full = ADD_PASSES if term.sign > 0 else SUB_PASSES
-        tail = CARRY_PASSES if term.sign > 0 else BORROW_PASSES
+    for operand, sign in terms:
+        bits = _operand_bits(operand, width)
+        full = ADD_PASSES if sign > 0 else SUB_PASSES
+        tail = CARRY_PASSES if sign > 0 else BORROW_PASSES
         b.walk([
-            Segment(in_bits, b.passes(full, (carry, acc, term.index)),
+            Segment(bits, b.passes(full, (carry, dest, operand.track)),
                     prologue=(everyone, b.write((carry, 0)))),
-            Segment(width - in_bits, b.passes(tail, (carry, acc))),
+            Segment(width - bits, b.passes(tail, (carry, dest))),
         ])
+
+
+def _operand_bits(operand: Operand, width: int) -> int:
+    """The operand's bits an operation into ``width`` bits walks over."""
+    if operand.signed and operand.bits < width:
+        raise AssertionError("a temporary narrower than its consumer would need sign extension")
+    return min(operand.bits, width)
 
 
 def requantise(b: Builder, channel: ChannelPlan, levels: np.ndarray) -> None:

@@ -11,8 +11,11 @@ Two loops remain to be placed in time: output channels and the receptive field's
   0..tile-1 a tile at a time (loads write only those tracks); the inputs are loaded again for
   every channel group.
 
-The choice (tile size, group size) minimises the estimated cycles: loads cost a cycle per
-row per domain per tile, so a bigger tile or fewer groups means fewer reloads.
+Tracks that neither the tile nor the group's channels use hold CSE temporaries
+(compiler/schedule.py), so smaller groups or tiles can pay for themselves in shared adds.
+The choice (tile size, group size) minimises cycles: small layers are lowered for every
+candidate and counted exactly; large ones are estimated (loads cost a cycle per row per
+domain per tile, adds a fixed cost scaled by the CSE savings of a scheduled sample).
 Layers that cannot fit at all are rejected with the limit they exceed.
 """
 
@@ -23,12 +26,19 @@ import math
 from ..errors import RtmapError
 from ..params import MachineParams
 from ..sim.layer import Layer
+from .analysis import program_counts
 from .bitwidth import accumulator_bits, count_bits
 from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan
+from .lower import free_tracks, lower_layer
+from .schedule import schedule_group
 
-# Rough cycles per term added to an accumulator, for comparing mappings (not for reports:
-# those count the lowered program exactly).
+# Rough cycles per term added to an accumulator, for comparing mappings of large layers
+# (not for reports: those count the lowered program exactly).
 _CYCLES_PER_TERM_BIT = 10
+# Layers up to this many non-zero weights choose their mapping by exact cycle counts.
+EXACT_CHOICE_TERMS = 4000
+# The best options by folded terms that compete with the options keeping tracks spare.
+_CANDIDATES = 3
 
 
 def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
@@ -41,9 +51,6 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
     inputs = layer.in_channels * kh * kw
     thresholded = layer.thresholds is not None
     _check_widths(layer, sums, params)
-    widths = [accumulator_bits(s, layer.in_bits) for s in sums]
-    out_bits = count_bits(layer.thresholds.shape[1]) if thresholded else 0
-
     resident = _resident_option(layer, inputs, params, thresholded)
     tiled = _tiled_options(layer, inputs, params, thresholded)
     options = ([resident] if resident else []) + tiled
@@ -52,9 +59,26 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
             (2, "an input and an accumulator")
         raise RtmapError(f"layer needs at least {need} tracks per row ({what}) but the machine "
                          f"has tracks={params.tracks}")
-    tile, per_group, first_free, shared_scratch = min(
-        options, key=lambda o: _estimated_cycles(o, layer, sums, rows))
+    naive = sorted(options, key=lambda o: _estimated_cycles(o[0], o[1], layer, sums, rows, 1.0))
+    candidates = list(dict.fromkeys(naive[:_CANDIDATES] + _spare_options(layer, params)))
+    plans = [_plan(option, layer, sums, rows) for option in candidates]
+    if sum(len(s.terms) for s in sums) <= EXACT_CHOICE_TERMS:
+        def cost(plan: LayerPlan) -> float:
+            code, _ = lower_layer(plan, sums, layer.thresholds, params, rounds=0)
+            return program_counts(code, params)["cycles"]
+    else:
+        def cost(plan: LayerPlan) -> float:
+            ratio = _sampled_add_ratio(plan, layer, sums, params)
+            return _estimated_cycles(plan.tile_inputs, len(plan.groups[0].channels), layer,
+                                     sums, rows, ratio)
+    return min(plans, key=cost)
 
+
+def _plan(option: Option, layer: Layer, sums: list[ChannelSum], rows: int) -> LayerPlan:
+    """The track layout of an option: channel groups after the tile."""
+    tile, per_group, first_free, shared_scratch = option
+    thresholded = layer.thresholds is not None
+    out_bits = count_bits(layer.thresholds.shape[1]) if thresholded else 0
     groups = []
     for start in range(0, len(sums), per_group):
         members = []
@@ -65,12 +89,13 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
                 acc_track, track = tile, first_free + offset
             else:
                 acc_track = track = first_free + offset
-            members.append(ChannelPlan(
-                channel=s.channel, track=track, acc_track=acc_track,
-                acc_bits=widths[s.channel], out_bits=out_bits if thresholded else
-                widths[s.channel]))
+            width = accumulator_bits(s, layer.in_bits)
+            members.append(ChannelPlan(channel=s.channel, track=track, acc_track=acc_track,
+                                       acc_bits=width,
+                                       out_bits=out_bits if thresholded else width))
         groups.append(GroupPlan(tuple(members), max(c.out_bits for c in members)))
-    return LayerPlan(kind=layer.kind, out_channels=layer.out_channels, inputs=inputs,
+    return LayerPlan(kind=layer.kind, out_channels=layer.out_channels,
+                     inputs=layer.in_channels * layer.kernel[0] * layer.kernel[1],
                      in_bits=layer.in_bits, active_rows=rows, thresholded=thresholded,
                      groups=tuple(groups), tile_inputs=tile)
 
@@ -122,8 +147,45 @@ def _tiled_options(layer: Layer, inputs: int, params: MachineParams,
     return options
 
 
-def _estimated_cycles(option: Option, layer: Layer, sums: list[ChannelSum], rows: int) -> int:
-    tile, per_group, _, _ = option
+def _spare_options(layer: Layer, params: MachineParams) -> list[Option]:
+    inputs = layer.in_channels * layer.kernel[0] * layer.kernel[1]
+    thresholded = layer.thresholds is not None
+    options = []
+    for halvings in range(4):
+        per_group = math.ceil(layer.out_channels / (1 << halvings))
+        if halvings and per_group == math.ceil(layer.out_channels / (1 << (halvings - 1))):
+            break
+        for spare in (0.25, 0.5):
+            # Resident when the inputs fit: the shared scratch accumulator follows them.
+            left = params.tracks - per_group - (1 if thresholded else 0)
+            if inputs <= left * (1 - spare):
+                first_free = inputs + (1 if thresholded else 0)
+                options.append((inputs, per_group, first_free, thresholded))
+                continue
+            left = params.tracks - per_group * (2 if thresholded else 1)
+            tile = int(left * (1 - spare))
+            if tile >= 1:
+                options.append((tile, per_group, tile, False))
+    return list(dict.fromkeys(options))
+
+
+def _sampled_add_ratio(plan: LayerPlan, layer: Layer, sums: list[ChannelSum],
+                       params: MachineParams) -> float:
+    """Adds after CSE over folded adds, for the first channel group on the first tile."""
+    group = plan.groups[0]
+    count = plan.tiles[0][1]
+    spare = free_tracks(params, count, group)
+    terms = [[t for t in sums[c.channel].terms if t.index < count] for c in group.channels]
+    folded = sum(max(len(t) - 1, 0) for t in terms)
+    if not spare or not folded:
+        return 1.0
+    ops = schedule_group(terms, [c.acc_bits for c in group.channels], count, layer.in_bits,
+                         spare, rounds=0)
+    return sum(max(len(op.terms) - 1, 0) for op in ops) / folded
+
+
+def _estimated_cycles(tile: int, per_group: int, layer: Layer, sums: list[ChannelSum],
+                      rows: int, add_ratio: float) -> float:
     inputs = layer.in_channels * layer.kernel[0] * layer.kernel[1]
     groups = math.ceil(layer.out_channels / per_group)
     tiles = math.ceil(inputs / tile)
@@ -131,4 +193,4 @@ def _estimated_cycles(option: Option, layer: Layer, sums: list[ChannelSum], rows
     terms = sum(len(s.terms) for s in sums)
     # Per (tile, channel) the carry/borrow is set up again; more tiles, more overhead.
     overhead = groups * tiles * per_group * 4
-    return loads + terms * _CYCLES_PER_TERM_BIT * 4 + overhead
+    return loads + add_ratio * terms * _CYCLES_PER_TERM_BIT * 4 + overhead

@@ -9,7 +9,7 @@ from ..isa import Instr, encode
 from ..params import MachineParams
 from ..program import Program
 from ..sim.layer import Layer
-from .analysis import add_counts, program_counts
+from .analysis import naive_counts, program_counts
 from .fold import fold_weights
 from .ir import LayerPlan
 from .lower import lower_layer
@@ -30,7 +30,7 @@ def compile_layer(layer: Layer, params: MachineParams,
     """Compile ``layer`` for a machine of ``params``; ``active_rows`` output positions per run."""
     sums = fold_weights(layer)
     plan = plan_layer(layer, sums, params, active_rows)
-    code = lower_layer(plan, sums, layer.thresholds, params)
+    code, counts = lower_layer(plan, sums, layer.thresholds, params)
     words = [encode(instr, params) for instr in code]
     if len(words) > params.program_depth:
         raise RtmapError(f"program needs {len(words)} words but program_depth="
@@ -39,7 +39,7 @@ def compile_layer(layer: Layer, params: MachineParams,
         "layer": {"kind": layer.kind, "weights_shape": list(layer.weights.shape),
                   "stride": layer.stride, "padding": layer.padding, "in_bits": layer.in_bits,
                   "levels": None if layer.thresholds is None else int(layer.thresholds.shape[1])},
-        "ops": add_counts(sums),
+        "ops": {**naive_counts(sums), **counts},
         "stats": program_counts(code, params),
         "plan": plan.as_dict(),
     }

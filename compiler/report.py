@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from .analysis import activation_words
-from .cse import eliminate
-from .fold import fold_weights
 from .pipeline import CompiledLayer
 
-COLUMNS = ("layer", "mapping", "terms", "adds", "adds_cse", "searches", "writes", "shifts",
-           "cycles", "words_in", "words_out", "program_words")
+COLUMNS = ("layer", "mapping", "terms", "adds_naive", "adds", "temporaries", "searches",
+           "writes", "shifts", "cycles", "words_in", "words_out", "program_words")
 
 
 def layer_report(name: str, layer, compiled: CompiledLayer) -> dict:
-    """Per run of ``compiled.plan.active_rows`` rows. ``adds_cse`` is what CSE would leave
-    (compiler/cse.py); the program does not use its temporaries yet."""
+    """Per run of ``compiled.plan.active_rows`` rows. ``adds_naive``: two-operand adds of the
+    folded sums; ``adds``: those the program performs, after CSE; ``temporaries``: shared
+    values it computes."""
     plan, stats, ops = compiled.plan, compiled.program.meta["stats"], compiled.program.meta["ops"]
     mapping = (f"{len(plan.tiles)} tiles x {len(plan.groups)} groups" if plan.reloads
                else f"resident, {len(plan.groups)} groups")
     return {
-        "layer": name, "mapping": mapping, "terms": ops["terms"], "adds": ops["add"],
-        "adds_cse": eliminate(fold_weights(layer), plan.inputs).adds,
+        "layer": name, "mapping": mapping, "terms": ops["terms"], "adds_naive": ops["add_naive"],
+        "adds": ops["add"], "temporaries": ops["temporaries"],
         **{k: stats[k] for k in ("searches", "writes", "shifts", "cycles")},
         **activation_words(compiled.code), "program_words": len(compiled.program.words),
     }

@@ -61,7 +61,8 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     stats, ops = compiled.program.meta["stats"], compiled.program.meta["ops"]
     print(f"wrote {hex_path} ({len(compiled.program.words)} words) and {json_path}")
     print(f"per run of {compiled.plan.active_rows} rows: " +
-          " ".join(f"{k}={v}" for k, v in stats.items()) + f" adds={ops['add']}")
+          " ".join(f"{k}={v}" for k, v in stats.items()) +
+          f" adds={ops['add']} (folded {ops['add_naive']})")
     if args.report:
         from .compiler.report import format_report, layer_report
 

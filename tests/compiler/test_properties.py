@@ -51,6 +51,9 @@ def test_any_layer_on_any_machine_equals_golden(case):
     np.testing.assert_array_equal(result.output, expected)
     compiled = compile_layer(layer, machine, active_rows=result.stats["active_rows"])
     event("compared, " + ("tiled" if compiled.plan.reloads else "resident inputs"))
+    ops = compiled.program.meta["ops"]
+    event("with CSE temporaries" if ops["temporaries"] else "without temporaries")
+    assert ops["add"] <= ops["add_naive"]
     static = program_counts(compiled.code, machine)
     assert {k: result.stats[k] for k in static} == {k: v * result.stats["runs"]
                                                     for k, v in static.items()}
