@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..isa import COUNTERS, Instr, Opcode, cycles_of
+from ..isa import COUNTERS, Instr, Opcode, arith_counts, cycles_of
 from ..params import MachineParams
 from .ir import ChannelSum
 
@@ -34,6 +34,10 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             counts["shifts"] += n * instr.count
         elif instr.op in (Opcode.LOAD, Opcode.READ, Opcode.TQUERY):
             counts["io_words"] += n
+        elif instr.op is Opcode.ARITH:
+            for name, value in arith_counts(instr, params).items():
+                if name != "cycles":
+                    counts[name] += n * value
     return counts
 
 

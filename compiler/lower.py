@@ -19,14 +19,6 @@ from .schedule import Materialise, Operand, SignedOperand, schedule_group
 
 CARRY, SCRATCH = 0, 1  # the two flag columns: carry/borrow, and a second bit
 
-# LUT passes: keys (C, B, A) -> writes (C, B). The order keeps any row from matching twice
-# in one bit step (tests/compiler/test_lower.py checks the results on all 8 states).
-ADD_PASSES = (((0, 1, 1), (1, 0)), ((0, 0, 1), (0, 1)), ((1, 0, 0), (0, 1)), ((1, 1, 0), (1, 0)))
-SUB_PASSES = (((0, 0, 1), (1, 1)), ((0, 1, 1), (0, 0)), ((1, 1, 0), (0, 0)), ((1, 0, 0), (1, 1)))
-# Past the end of A (A = 0): only the carry or borrow still moves. Keys (C, B) -> (C, B).
-CARRY_PASSES = (((1, 0), (0, 1)), ((1, 1), (1, 0)))
-BORROW_PASSES = (((1, 1), (0, 0)), ((1, 0), (1, 1)))
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -196,19 +188,12 @@ def accumulate(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]
 
 
 def add_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> None:
-    """``dest`` += each signed term, in ``width`` bits: full add/sub passes over the term's
-    bits, then only the carry/borrow over the rest (an input is zero-extended)."""
-    everyone = b.search()
-    carry = b.flag(CARRY)
+    """``dest`` += each signed term, in ``width`` bits: one ``add``/``sub`` each, which runs
+    the full passes over the term's bits and only the carry/borrow over the rest (an input
+    is zero-extended)."""
     for operand, sign in terms:
-        bits = _operand_bits(operand, width)
-        full = ADD_PASSES if sign > 0 else SUB_PASSES
-        tail = CARRY_PASSES if sign > 0 else BORROW_PASSES
-        b.walk([
-            Segment(bits, b.passes(full, (carry, dest, operand.track)),
-                    prologue=(everyone, b.write((carry, 0)))),
-            Segment(width - bits, b.passes(tail, (carry, dest))),
-        ])
+        b.code.append(Instr(Opcode.ARITH, sub=sign < 0, dest=dest, src=operand.track,
+                            bits=_operand_bits(operand, width), width=width))
 
 
 def _operand_bits(operand: Operand, width: int) -> int:

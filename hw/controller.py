@@ -8,7 +8,7 @@ again; a taken ``endl`` presents the loop's body start.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -25,6 +25,7 @@ from ..isa import (
     instruction_layout,
 )
 from ..params import COUNTER_BITS, LOOP_DEPTH, MachineParams
+from .arith import ArithSequencer
 from .cam_array import index_bits, rejected
 
 __all__ = ["COUNTER_NAMES", "Controller", "host_members", "prog_layout"]
@@ -220,12 +221,19 @@ class Controller(wiring.Component):
 
         # -- decode ---------------------------------------------------------------------------
         is_op = {op: opcode == op.value for op in Opcode}
+        arith = payload.arith
+        m.submodules.arith = seq = ArithSequencer(p)
+        m.d.comb += [seq.sub.eq(arith.sub), seq.dest.eq(arith.dest), seq.src.eq(arith.src),
+                     seq.bits.eq(arith.bits), seq.width.eq(arith.width)]
 
         def bad_columns(slots, count):
             return Cat(*(slots[i].enable & (slots[i].col >= p.columns)
                          for i in range(count))).any()
 
         illegal = Signal()
+        # (Only when the field can hold more than D: Verilator flags constant comparisons.)
+        arith_too_wide = (arith.width > p.domains
+                          if (1 << len(arith.width)) - 1 > p.domains else Const(0))
         m.d.comb += illegal.eq(
             ~opcode.matches(*(op.value for op in Opcode))
             | (is_op[Opcode.SEARCH] & bad_columns(payload.search.slots, SEARCH_SLOTS))
@@ -236,7 +244,11 @@ class Controller(wiring.Component):
             | (is_op[Opcode.TSHIFT] & (payload.shift.count == 0))
             | (is_op[Opcode.TQUERY] & (payload.query.what == 3))
             | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
-                                     | (payload.io.last >= p.tracks))))
+                                     | (payload.io.last >= p.tracks)))
+            | (is_op[Opcode.ARITH] & ((arith.dest >= p.tracks) | (arith.src >= p.tracks)
+                                      | (arith.dest == arith.src) | (arith.bits == 0)
+                                      | (arith.bits > arith.width)
+                                      | arith_too_wide)))
         # LOAD writes tracks first..last of the row.
         # (Track 0 needs no "last >= 0": Verilator flags comparisons that are constant.)
         m.d.comb += self.load_mask.eq(Cat(*(
@@ -251,18 +263,20 @@ class Controller(wiring.Component):
                         self.key.bit_select(slots[i].col, 1).eq(slots[i].value),
                     ]
 
-        with m.If(is_op[Opcode.SEARCH]):
+        with m.If(is_op[Opcode.ARITH]):
+            m.d.comb += [self.key.eq(seq.key), self.mask.eq(seq.mask)]
+        with m.Elif(is_op[Opcode.SEARCH]):
             key_and_mask(payload.search.slots, SEARCH_SLOTS)
         with m.Else():
             key_and_mask(payload.write.slots, WRITE_SLOTS)
 
         slots = payload.search.slots
-        m.d.comb += self.match_void.eq(Cat(*(
+        m.d.comb += self.match_void.eq(~is_op[Opcode.ARITH] & Cat(*(
             slots[i].enable & slots[j].enable & (slots[i].col == slots[j].col)
             & (slots[i].value != slots[j].value)
             for i in range(SEARCH_SLOTS) for j in range(i + 1, SEARCH_SLOTS))).any())
         m.d.comb += [
-            self.tag_combine.eq(payload.search.combine),
+            self.tag_combine.eq(Mux(is_op[Opcode.ARITH], Combine.SET, payload.search.combine)),
             self.tag_shift_down.eq(payload.shift.down),
             self.tag_shift_count.eq(payload.shift.count),
         ]
@@ -329,6 +343,32 @@ class Controller(wiring.Component):
                                 m.d.comb += pc_next.eq(inc)
                             with m.Else():
                                 m.d.sync += [shifting.eq(1), shift_left.eq(shift_total - 1)]
+                    with m.Case(Opcode.ARITH):
+                        # The port range is checked before the first micro step; after it
+                        # nothing can fault.
+                        reach = self.port + arith.width  # wide enough: no wrap-around
+                        with m.If(seq.first & (reach > p.domains)):
+                            m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
+                        with m.Else():
+                            back = arith.width - 1
+                            m.d.comb += [
+                                count_cycle.eq(1),
+                                seq.run.eq(1),
+                                self.tag_update.eq(seq.search),
+                                self.write_en.eq(seq.write),
+                                self.shift_en.eq(seq.step_up | seq.step_back),
+                                self.shift_to.eq(Mux(seq.step_up, self.port + 1,
+                                                     self.port - back)),
+                            ]
+                            m.d.sync += [
+                                counters["searches"].eq(counters["searches"] + seq.search),
+                                counters["writes"].eq(counters["writes"] + seq.write),
+                                counters["shifts"].eq(counters["shifts"]
+                                                      + Mux(seq.step_up, 1, 0)
+                                                      + Mux(seq.step_back, back, 0)),
+                            ]
+                            with m.If(seq.last):
+                                m.d.comb += pc_next.eq(inc)
                     with m.Case(Opcode.SETROW):
                         m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
                         m.d.sync += rp.eq(payload.setrow.row)

@@ -1,4 +1,4 @@
-"""Assembler and disassembler for ISA v0 (syntax in docs/ISA.md).
+"""Assembler and disassembler for ISA v1 (syntax in docs/ISA.md).
 
 Both go through :mod:`rtmap.isa`'s encode/decode, so the text form can never disagree with the
 encoding the hardware decodes. Canonical words round-trip: ``assemble(disassemble(w)) == w``.
@@ -12,6 +12,7 @@ encoding the hardware decodes. Canonical words round-trip: ``assemble(disassembl
     loop 4 ... endl
     load+                    # load / load+ / read / read+
     load+ t0..t7             # load writing only tracks 0..7
+    add t9 t2 4/11           # t9 += t2: 4 bits of t2, 11 of t9, from the port (sub: -=)
     halt
     .word 0x1234             # a raw word, legal or not (tests inject illegal ones this way)
 """
@@ -59,6 +60,13 @@ def _track_range(text: str, params: MachineParams) -> tuple[int, int]:
     if not first <= last < params.tracks:
         raise RtmapError(f"track range t{first}..t{last} is not within t0..t{params.tracks - 1}")
     return first, last
+
+
+def _track(text: str, params: MachineParams) -> int:
+    found = re.match(r"^t(\d+)$", text)
+    if not found:
+        raise RtmapError(f"operand {text!r} is not a track (t0..t{params.tracks - 1})")
+    return int(found.group(1))
 
 
 def _number(text: str, what: str) -> int:
@@ -117,6 +125,14 @@ def parse_line(text: str, params: MachineParams) -> Instr | int | None:
     if mnemonic == "setrow":
         _expect(args, 1, "setrow", "a row number")
         return Instr(Opcode.SETROW, row=_number(args[0], "row"))
+    if mnemonic in ("add", "sub"):
+        _expect(args, 3, mnemonic, "a destination track, a source track and BITS/WIDTH")
+        dest, src = (_track(a, params) for a in args[:2])
+        found = re.match(r"^(\d+)/(\d+)$", args[2])
+        if not found:
+            raise RtmapError(f"{mnemonic} size {args[2]!r} is not BITS/WIDTH (e.g. 4/11)")
+        return Instr(Opcode.ARITH, sub=mnemonic == "sub", dest=dest, src=src,
+                     bits=int(found.group(1)), width=int(found.group(2)))
     if mnemonic == "loop":
         _expect(args, 1, "loop", "an iteration count")
         return Instr(Opcode.LOOP, count=_number(args[0], "count"))
@@ -151,6 +167,9 @@ def format_instr(instr: Instr, params: MachineParams) -> str:
         return f"setrow {instr.row}"
     if op is Opcode.LOOP:
         return f"loop {instr.count}"
+    if op is Opcode.ARITH:
+        return (f"{'sub' if instr.sub else 'add'} t{instr.dest} t{instr.src} "
+                f"{instr.bits}/{instr.width}")
     if op in (Opcode.LOAD, Opcode.READ):
         text = op.name.lower() + ("+" if instr.advance else "")
         if op is Opcode.LOAD and instr.last is not None:

@@ -1,4 +1,4 @@
-"""ISA v0: the one definition of the instruction encoding.
+"""ISA v1: the one definition of the instruction encoding.
 
 The hardware decoder views program words through :func:`instruction_layout`; the assembler and
 the simulators encode and decode through the same layout with :func:`encode` / :func:`decode`.
@@ -17,7 +17,7 @@ from amaranth.lib import data, enum
 from .errors import RtmapError
 from .params import MachineParams
 
-ISA_VERSION = 0
+ISA_VERSION = 1
 OPCODE_BITS = 4
 SEARCH_SLOTS = 3
 WRITE_SLOTS = 2
@@ -38,6 +38,17 @@ class Opcode(enum.Enum, shape=OPCODE_BITS):
     ENDL = 9
     TSHIFT = 10
     TQUERY = 11
+    ARITH = 12  # add / sub: a whole bit-serial add or subtract, micro-sequenced
+
+
+# Bit-serial add and subtract as LUT passes (docs/ISA.md): keys (C, B, A) -> writes (C, B),
+# with C the carry/borrow flag f0, B the destination, A the source. In this order no row
+# can match two passes of one bit (tests/sim/test_machine.py checks all eight states).
+ADD_PASSES = (((0, 1, 1), (1, 0)), ((0, 0, 1), (0, 1)), ((1, 0, 0), (0, 1)), ((1, 1, 0), (1, 0)))
+SUB_PASSES = (((0, 0, 1), (1, 1)), ((0, 1, 1), (0, 0)), ((1, 1, 0), (0, 0)), ((1, 0, 0), (1, 1)))
+# Past the source's last bit (A = 0) only the carry or borrow still moves: (C, B) -> (C, B).
+CARRY_PASSES = (((1, 0), (0, 1)), ((1, 1), (1, 0)))
+BORROW_PASSES = (((1, 1), (0, 0)), ((1, 0), (1, 1)))
 
 
 class Combine(enum.Enum, shape=2):
@@ -61,7 +72,7 @@ class ErrorCode(enum.Enum, shape=3):
     """The controller's sticky error state (0: none)."""
 
     NONE = 0
-    ILLEGAL = 1  # opcode 0 or 12..15, a column past the last flag, a count of 0, query 3, ...
+    ILLEGAL = 1  # opcode 0 or 13..15, a column past the last flag, a count of 0, query 3, ...
     RAN_OFF_END = 2  # the pc reached the program's length without a HALT
     PORT_RANGE = 3  # a shift would move the port outside domains 0..D-1
     ROW_RANGE = 4  # LOAD/READ with the row pointer at or past the last row
@@ -88,6 +99,12 @@ def instruction_layout(params: MachineParams) -> data.StructLayout:
         "io": data.StructLayout({"advance": 1, "first": params.column_bits,
                                  "last": params.column_bits}),
         "loop": data.StructLayout({"count": params.imm_bits}),
+        # ARITH: dest += src (or -=) over ``width`` domains from the port, of which the
+        # first ``bits`` read src (src is zero-extended past them).
+        "arith": data.StructLayout({"sub": 1, "dest": params.column_bits,
+                                    "src": params.column_bits,
+                                    "bits": params.domains.bit_length(),
+                                    "width": params.domains.bit_length()}),
     })
     return data.StructLayout({"opcode": Opcode, "payload": payload})
 
@@ -144,6 +161,11 @@ class Instr:
     advance: bool = False  # LOAD, READ: row pointer += 1 afterwards
     first: int = 0  # LOAD: the tracks written are first..last
     last: int | None = None  # LOAD: None means the last track, T-1
+    sub: bool = False  # ARITH: subtract instead of add
+    dest: int = 0  # ARITH: the track added into
+    src: int = 0  # ARITH: the track added
+    bits: int = 0  # ARITH: domains of src read (1..width)
+    width: int = 0  # ARITH: domains of dest walked (bits..D)
 
 
 def _check_slots(slots: tuple[Slot, ...], size: int, params: MachineParams) -> None:
@@ -220,6 +242,13 @@ def encode(instr: Instr, params: MachineParams) -> int:
         values["payload.io.advance"] = int(instr.advance)
     elif op is Opcode.LOOP:
         values["payload.loop.count"] = _check_imm("loop count", instr.count, params, 1)
+    elif op is Opcode.ARITH:
+        reason = _arith_reason(instr.dest, instr.src, instr.bits, instr.width, params)
+        if reason:
+            raise RtmapError(reason)
+        values.update({"payload.arith.sub": int(instr.sub), "payload.arith.dest": instr.dest,
+                       "payload.arith.src": instr.src, "payload.arith.bits": instr.bits,
+                       "payload.arith.width": instr.width})
     return _pack(params, values)  # HALT, ENDL: no operands, all zero
 
 
@@ -228,6 +257,20 @@ def _slots_of(word: int, params: MachineParams, kind: str, size: int) -> list[tu
     prefix = f"payload.{kind}.slots"
     return [(_get(word, params, f"{prefix}.{i}.col"), _get(word, params, f"{prefix}.{i}.value"))
             for i in range(size) if _get(word, params, f"{prefix}.{i}.enable")]
+
+
+def _arith_reason(dest: int, src: int, bits: int, width: int,
+                  params: MachineParams) -> str | None:
+    """Why an add/sub with these operands is illegal, or None."""
+    for name, track in (("destination", dest), ("source", src)):
+        if not 0 <= track < params.tracks:
+            return f"{name} track {track} is outside t0..t{params.tracks - 1}"
+    if dest == src:
+        return f"add/sub of track t{dest} into itself"
+    if not 1 <= bits <= width <= params.domains:
+        return f"add/sub bits {bits} and width {width} are not 1 <= bits <= width <= " \
+               f"{params.domains}"
+    return None
 
 
 @cache
@@ -252,6 +295,9 @@ def illegal_reason(word: int, params: MachineParams) -> str | None:
         first, last = _get(word, params, "payload.io.first"), _get(word, params, "payload.io.last")
         if not first <= last < params.tracks:
             return f"load tracks {first}..{last} are not a range within 0..{params.tracks - 1}"
+    if op is Opcode.ARITH:
+        return _arith_reason(*(_get(word, params, f"payload.arith.{name}")
+                               for name in ("dest", "src", "bits", "width")), params)
     return None
 
 
@@ -285,11 +331,52 @@ def decode(word: int, params: MachineParams) -> Instr:
         return Instr(op, advance=bool(_get(word, params, "payload.io.advance")))
     if op is Opcode.LOOP:
         return Instr(op, count=_get(word, params, "payload.loop.count"))
+    if op is Opcode.ARITH:
+        dest, src, bits, width = (_get(word, params, f"payload.arith.{name}")
+                                  for name in ("dest", "src", "bits", "width"))
+        return Instr(op, sub=bool(_get(word, params, "payload.arith.sub")), dest=dest, src=src,
+                     bits=bits, width=width)
     return Instr(op)
+
+
+@cache
+def micro_steps(instr: Instr, params: MachineParams) -> tuple[Instr, ...]:
+    """What an ARITH does, as the SEARCH / WRITE / SHIFT instructions the controller issues
+    for it one after another (docs/ISA.md): clear the carry in every row, run the LUT passes
+    at each of ``width`` domains from the port (full passes over the first ``bits``,
+    carry/borrow passes above), stepping up one domain between them, then return the port.
+    Its cycles, counters and effects are exactly those of these instructions."""
+    carry = params.tracks  # flag f0
+    full = SUB_PASSES if instr.sub else ADD_PASSES
+    tail = BORROW_PASSES if instr.sub else CARRY_PASSES
+    steps = [Instr(Opcode.SEARCH), Instr(Opcode.WRITE, slots=(Slot(carry, 0),))]
+    for domain in range(instr.width):
+        columns = (carry, instr.dest, instr.src) if domain < instr.bits else (carry, instr.dest)
+        for key, value in (full if domain < instr.bits else tail):
+            steps.append(Instr(Opcode.SEARCH, slots=tuple(
+                Slot(c, v) for c, v in zip(columns, key, strict=True))))
+            steps.append(Instr(Opcode.WRITE, slots=tuple(
+                Slot(c, v) for c, v in zip(columns, value, strict=False))))
+        if domain < instr.width - 1:
+            steps.append(Instr(Opcode.SHIFT, count=1))
+    if instr.width > 1:
+        steps.append(Instr(Opcode.SHIFT, count=instr.width - 1, down=True))
+    return tuple(steps)
 
 
 def cycles_of(instr: Instr, params: MachineParams) -> int:
     """Cycles an instruction takes when it executes (stalls on the host streams excluded)."""
     if instr.op is Opcode.SHIFT:
         return instr.count * params.shift_latency
+    if instr.op is Opcode.ARITH:
+        return arith_counts(instr, params)["cycles"]
     return 1
+
+
+@cache
+def arith_counts(instr: Instr, params: MachineParams) -> dict[str, int]:
+    """The counters an ARITH adds: those of its micro steps."""
+    passes = 1 + 4 * instr.bits + 2 * (instr.width - instr.bits)  # searches, and writes
+    shifts = 2 * (instr.width - 1)
+    return {"cycles": 2 * passes + shifts * params.shift_latency, "searches": passes,
+            "writes": passes, "shifts": shifts, "io_words": 0}

@@ -24,10 +24,12 @@ from ..isa import (
     Instr,
     Opcode,
     Query,
+    arith_counts,
     cycles_of,
     decode,
     illegal_reason,
     instruction_bits,
+    micro_steps,
 )
 from ..params import COUNTER_BITS, FLAGS, LOOP_DEPTH, MachineParams
 
@@ -129,6 +131,11 @@ class Machine:
                     next_pc = loops[-1][0]
                 else:
                     loops.pop()
+            elif op is Opcode.ARITH:
+                self._arith(instr)
+                for name, value in arith_counts(instr, p).items():
+                    if name != "cycles":
+                        counts[name] += value
             elif op is Opcode.HALT:
                 result.halted = True
                 break
@@ -153,6 +160,9 @@ class Machine:
         if op is Opcode.SHIFT:
             port = self._port - instr.count if instr.down else self._port + instr.count
             if not 0 <= port < self.params.domains:
+                return ErrorCode.PORT_RANGE
+        elif op is Opcode.ARITH:
+            if self._port + instr.width > self.params.domains:
                 return ErrorCode.PORT_RANGE
         elif op in (Opcode.LOAD, Opcode.READ):
             if self._rp >= self.params.rows:
@@ -192,6 +202,16 @@ class Machine:
             self._tags |= match
         else:
             self._tags &= ~match & self._all
+
+    def _arith(self, instr: Instr) -> None:
+        """The micro steps of an add/sub, each as its instruction would run."""
+        for step in micro_steps(instr, self.params):
+            if step.op is Opcode.SEARCH:
+                self._search(step)
+            elif step.op is Opcode.WRITE:
+                self._write(step)
+            else:
+                self._port += -step.count if step.down else step.count
 
     def _write(self, instr: Instr) -> None:
         tags = self._tags

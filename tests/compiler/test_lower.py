@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rtmap.compiler.analysis import program_counts
-from rtmap.compiler.lower import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
 from rtmap.compiler.pipeline import compile_layer
 from rtmap.errors import RtmapError
+from rtmap.isa import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
 from rtmap.params import MachineParams
 from rtmap.run import run_layer
 from rtmap.sim.golden import run_layer as golden

@@ -199,6 +199,11 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
                 outputs.append(array.read(rp))
             counters["io_words"] += 1
             rp += int(ins.advance)
+        elif op is Opcode.ARITH:
+            if array.port + ins.width > D:
+                error = ErrorCode.PORT_RANGE
+                break
+            cost = arith(array, ins, tags, counters, params.shift_latency)
         elif op is Opcode.LOOP:
             if len(loops) == LOOP_DEPTH:
                 error = ErrorCode.LOOP_STACK
@@ -219,6 +224,34 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
         raise RuntimeError(f"no halt within {max_steps} instructions")
     return RunResult(outputs, {k: v & MASK32 for k, v in counters.items()}, error, consumed,
                      trace)
+
+
+def arith(array: ArrayModel, ins: Instr, tags: np.ndarray, counters: dict,
+          shift_latency: int) -> int:
+    """An add/sub as values (docs/ISA.md): dest = dest +- src mod 2**width, f0 = the carry
+    (borrow) out, tags = the rows the last LUT pass matched. Updates ``tags`` in place and
+    the counters; returns the cycles."""
+    lo, width, bits = array.port, ins.width, ins.bits
+    weights = 1 << np.arange(width, dtype=np.int64)
+    b = (array.bits[lo:lo + width, :, ins.dest].T * weights).sum(axis=1)
+    a = (array.bits[lo:lo + bits, :, ins.src].T * weights[:bits]).sum(axis=1)
+    top = 1 << (width - 1)
+    if ins.sub:
+        carry_out, carry_in = b < a, b % top < a % top
+    else:
+        carry_out, carry_in = (b + a) >= 1 << width, (b % top + a % top) >= top
+    # The last pass at the top domain: add (C, B, A) = (1, 1, 0), sub (1, 0, 0); above the
+    # source's bits A is 0 and the carry passes end with (C, B) = (1, 1), borrow (1, 0).
+    b_top, a_top = (b >> (width - 1)) & 1, (a >> (width - 1)) & 1
+    tags[:] = carry_in & (b_top == (0 if ins.sub else 1)) & (a_top == 0)
+    result = (b - a if ins.sub else b + a) % (1 << width)
+    array.bits[lo:lo + width, :, ins.dest] = (result[None, :] >> np.arange(width)[:, None]) & 1
+    array.flags[:, 0] = carry_out
+    passes = 1 + 4 * bits + 2 * (width - bits)
+    counters["searches"] += passes
+    counters["writes"] += passes
+    counters["shifts"] += 2 * (width - 1)
+    return 2 * passes + 2 * (width - 1) * shift_latency
 
 
 # -- programs ----------------------------------------------------------------------------------
@@ -277,6 +310,15 @@ def dump_program(params: MachineParams, port: int) -> list[Instr]:
     return out
 
 
+def random_arith(rng: np.random.Generator, params: MachineParams,
+                 room: int | None = None) -> Instr:
+    """A legal add/sub (needs 2 tracks) at most ``room`` domains wide (default: D)."""
+    dest, src = (int(t) for t in rng.choice(params.tracks, 2, replace=False))
+    width = int(rng.integers(1, (params.domains if room is None else room) + 1))
+    return Instr(Opcode.ARITH, sub=bool(rng.integers(0, 2)), dest=dest, src=src,
+                 bits=int(rng.integers(1, width + 1)), width=width)
+
+
 def random_program(rng: np.random.Generator, params: MachineParams, length: int = 30,
                    faults: bool = False) -> list[int]:
     """A random legal program (loops nested, port kept in range, rows in range) between a fill
@@ -291,8 +333,12 @@ def random_program(rng: np.random.Generator, params: MachineParams, length: int 
         return tuple((int(rng.integers(0, W)), int(rng.integers(0, 2))) for _ in range(n))
 
     def simple(in_loop: bool) -> list[Instr]:
-        kind = rng.choice(["search", "write", "io", "setrow", "shift", "tags"],
-                          p=[0.3, 0.27, 0.15, 0.1, 0.1, 0.08])
+        kind = rng.choice(["search", "write", "io", "setrow", "shift", "tags", "arith"],
+                          p=[0.27, 0.25, 0.14, 0.1, 0.1, 0.08, 0.06])
+        if kind == "arith":  # an add or subtract that fits above the port
+            if params.tracks < 2:
+                return [search()]
+            return [random_arith(rng, params, room=D - state["port"])]
         if kind == "tags":  # move the tags by a stride (also past the last row), or query them
             if rng.random() < 0.6:
                 count = int(rng.integers(1, R + 3))
@@ -363,10 +409,10 @@ def random_program(rng: np.random.Generator, params: MachineParams, length: int 
 def random_fault(rng: np.random.Generator, params: MachineParams) -> int:
     """A word that is illegal, or an instruction that faults in most states."""
     ib = params.imm_bits
-    choice = int(rng.integers(0, 6))
+    choice = int(rng.integers(0, 8))
     if choice == 0:  # unknown opcode, random operand bits (within the instruction width)
         operands = int(rng.integers(0, 1 << (instruction_layout(params).size - 4)))
-        return int(rng.choice([0, 12, 13, 14, 15])) | operands << 4
+        return int(rng.choice([0, 13, 14, 15])) | operands << 4
     if choice == 1 and (1 << params.column_bits) > params.columns:  # column past the flags
         bad = {"col": params.columns, "value": 1, "enable": 1}
         return instruction_layout(params).const(
@@ -376,6 +422,13 @@ def random_fault(rng: np.random.Generator, params: MachineParams) -> int:
                                Opcode.LOOP.value]))
     if choice == 3:
         return encode(shift(int(rng.integers(1, 1 << ib))), params)
+    if choice == 5 and params.tracks > 1:  # add/sub wider than the domains above the port
+        return encode(op(Opcode.ARITH, dest=0, src=1, bits=1, width=params.domains), params)
+    if choice == 6:  # add/sub of a track into itself, or of no bits
+        arith_ = {"dest": 0, "src": 0, "bits": 1, "width": 1} if rng.random() < 0.5 else \
+            {"dest": 0, "src": 1, "bits": 0, "width": 1}
+        return instruction_layout(params).const(
+            {"opcode": Opcode.ARITH, "payload": {"arith": arith_}}).as_bits()
     if choice == 4:
         return encode(op(Opcode.SETROW, row=int(rng.integers(params.rows, 1 << ib))), params)
     return encode(op(Opcode.ENDL), params)
@@ -428,7 +481,17 @@ def error_cases(params: MachineParams) -> dict[str, tuple[list[int], ErrorCode, 
                    {"cycles": (D - 1) * lat, "shifts": D - 1})
     else:
         port_up = (enc(params, shift(1)), ErrorCode.PORT_RANGE, {})
-    return {
+    cases = {}
+    if params.tracks > 1 and D > 1:  # an add/sub reaching past the last domain
+        cases["arith_port"] = (enc(params, shift(1), op(Opcode.ARITH, dest=0, src=1, bits=1,
+                                                        width=D)),
+                               ErrorCode.PORT_RANGE, {"cycles": lat, "shifts": 1})
+    if params.tracks > 1:
+        cases["arith_self"] = (enc(params, search()) + [instruction_layout(params).const(
+            {"opcode": Opcode.ARITH, "payload": {"arith": {
+                "dest": 1, "src": 1, "bits": 1, "width": 1}}}).as_bits()],
+            ErrorCode.ILLEGAL, {"cycles": 1, "searches": 1})
+    return cases | {
         "illegal_zero": ([0], ErrorCode.ILLEGAL, {}),
         "illegal_after_search": (enc(params, search()) + [15], ErrorCode.ILLEGAL,
                                  {"cycles": 1, "searches": 1}),

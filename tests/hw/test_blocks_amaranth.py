@@ -23,16 +23,18 @@ from hw_models import (
     error_cases,
     from_bits,
     op,
+    random_arith,
     random_program,
     run_machine,
     search,
 )
 
+from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import CamArray
 from rtmap.hw.controller import Controller
 from rtmap.hw.tags import TagLogic
 from rtmap.hw.top import RtmapTop
-from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
+from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason, micro_steps
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -419,3 +421,56 @@ def test_program_checks():
         RtmapTop(params, program=[1] * 5)
     with pytest.raises(ValueError, match="program word 1"):
         Controller(params, program=[1, 1 << 40])
+
+
+@pytest.mark.parametrize("params", [MachineParams(rows=2, tracks=4, domains=6),
+                                    MachineParams(rows=2, tracks=2, domains=1),
+                                    MachineParams(rows=2, tracks=7, domains=9, shift_latency=3)],
+                         ids=size_id)
+def test_arith_sequencer_issues_the_micro_steps(params):
+    """Cycle by cycle, the sequencer drives what rtmap.isa.micro_steps lists: each search or
+    write as its key and mask, each shift as a move in its first of count x latency cycles."""
+    rng = np.random.default_rng(params.tracks)
+    dut = ArithSequencer(params)
+    instrs = [random_arith(rng, params) for _ in range(12)]
+
+    def expected(instr):
+        cycles = []
+        for step in micro_steps(instr, params):
+            if step.op is Opcode.SHIFT:
+                first = ("back" if step.down else "up", step.count)
+                cycles += [first] + [("wait",)] * (step.count * params.shift_latency - 1)
+            else:
+                mask = key = 0
+                for slot in step.slots:
+                    mask |= 1 << slot.col
+                    key = key & ~(1 << slot.col) | slot.value << slot.col
+                cycles.append((step.op.name.lower(), key, mask))
+        return cycles
+
+    async def bench(ctx):
+        for instr in instrs:
+            for name in ("sub", "dest", "src", "bits", "width"):
+                ctx.set(getattr(dut, name), int(getattr(instr, name)))
+            ctx.set(dut.run, 1)
+            got = []
+            assert ctx.get(dut.first)
+            while True:
+                if ctx.get(dut.search) or ctx.get(dut.write):
+                    got.append(("search" if ctx.get(dut.search) else "write",
+                                ctx.get(dut.key), ctx.get(dut.mask)))
+                elif ctx.get(dut.step_up):
+                    got.append(("up", 1))
+                elif ctx.get(dut.step_back):
+                    got.append(("back", instr.width - 1))
+                else:
+                    got.append(("wait",))
+                last = ctx.get(dut.last)
+                await ctx.tick()
+                if last:
+                    break
+                assert len(got) < 1000
+            assert got == expected(instr), instr
+            assert ctx.get(dut.first)
+
+    simulate(dut, bench, f"arith_{size_id(params)}")

@@ -3,6 +3,7 @@ line-numbered message for each kind of mistake."""
 
 import numpy as np
 import pytest
+from hw_models import random_arith
 
 from rtmap.asm import assemble, disassemble, format_instr, parse_line
 from rtmap.errors import RtmapError
@@ -24,7 +25,9 @@ SIZES = [MachineParams(rows=1, tracks=1, domains=1), MachineParams(),
 
 
 def random_instr(rng, params):
-    op = Opcode(int(rng.choice([o.value for o in Opcode])))
+    # ARITH needs two distinct tracks.
+    ops = [o.value for o in Opcode if params.tracks > 1 or o is not Opcode.ARITH]
+    op = Opcode(int(rng.choice(ops)))
     high = (1 << params.imm_bits) - 1
 
     def slots(low, most):
@@ -50,6 +53,8 @@ def random_instr(rng, params):
         return Instr(op, advance=bool(rng.integers(0, 2)), first=first, last=last)
     if op in (Opcode.LOAD, Opcode.READ):
         return Instr(op, advance=bool(rng.integers(0, 2)))
+    if op is Opcode.ARITH:
+        return random_arith(rng, params)
     return Instr(op)
 
 
@@ -108,6 +113,14 @@ def test_every_mnemonic_assembles_as_documented():
     assert decode(words[22], params).op is Opcode.HALT
 
 
+def test_add_and_sub_assemble_as_documented():
+    params = MachineParams(rows=8, tracks=4, domains=8)
+    add, sub = assemble("add t3 t0 4/8\nSUB t1 t2 1/1", params)
+    assert decode(add, params) == Instr(Opcode.ARITH, dest=3, src=0, bits=4, width=8)
+    assert decode(sub, params) == Instr(Opcode.ARITH, sub=True, dest=1, src=2, bits=1, width=1)
+    assert disassemble([add], params).split("  ")[-1] == "add t3 t0 4/8"
+
+
 PARAMS = MachineParams(rows=8, tracks=32, domains=16)
 
 
@@ -132,6 +145,14 @@ PARAMS = MachineParams(rows=8, tracks=32, domains=16)
     ("load t4..t2", "track range t4..t2 is not within t0..t31"),
     ("load t0..t32", "track range t0..t32 is not within t0..t31"),
     ("read+ t0..t3", "read\\+ takes no operands"),
+    ("add t1 t2", "add takes a destination track, a source track and BITS/WIDTH, got t1 t2"),
+    ("add t1 f0 4/8", "operand 'f0' is not a track"),
+    ("sub t1 t2 4", "sub size '4' is not BITS/WIDTH"),
+    ("add t1 t32 4/8", "source track 32 is outside t0..t31"),
+    ("add t5 t5 4/8", "add/sub of track t5 into itself"),
+    ("add t1 t2 9/8", "add/sub bits 9 and width 8 are not 1 <= bits <= width <= 16"),
+    ("sub t1 t2 0/8", "bits 0 and width 8"),
+    ("add t1 t2 4/17", "bits 4 and width 17"),
     (".word 0x40000000", r"\.word 0x40000000 does not fit in 30 bits"),
 ])
 def test_mistakes_name_their_line(source, message):

@@ -26,6 +26,9 @@ def layout_const(instr, params):
                                      else instr.last}},
         Opcode.READ: lambda: {"io": {"advance": int(instr.advance)}},
         Opcode.LOOP: lambda: {"loop": {"count": instr.count}},
+        Opcode.ARITH: lambda: {"arith": {"sub": int(instr.sub), "dest": instr.dest,
+                                         "src": instr.src, "bits": instr.bits,
+                                         "width": instr.width}},
     }.get(op, lambda: {"io": {"advance": 0}})()
     return instruction_layout(params).const({"opcode": op, "payload": payload}).as_bits()
 

@@ -14,7 +14,7 @@ from hw_models import (
 
 from rtmap.asm import assemble
 from rtmap.errors import RtmapError
-from rtmap.isa import ErrorCode, encode, instruction_bits
+from rtmap.isa import ErrorCode, Instr, Opcode, encode, instruction_bits, micro_steps
 from rtmap.params import MachineParams
 from rtmap.sim.machine import Machine
 
@@ -67,6 +67,40 @@ def test_multi_bit_add_and_subtract_wrap_like_numpy(seed, subtract):
     values = (got << np.arange(bits)[:, None]).sum(axis=0)
     np.testing.assert_array_equal(values, (b - a if subtract else b + a) % (1 << bits))
     assert result.counters == add_sub_counters(params, bits)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_add_and_sub_instructions_equal_numpy_and_their_micro_steps(seed):
+    """An ``add``/``sub`` leaves exactly what its micro steps, run as instructions, leave
+    (array, flags, tags, counters); its values are numpy's modulo 2**width."""
+    rng = np.random.default_rng(seed)
+    params = MachineParams(rows=int(rng.integers(1, 30)), tracks=int(rng.integers(2, 6)),
+                           domains=int(rng.integers(1, 12)), shift_latency=int(rng.integers(1, 4)))
+    width = int(rng.integers(1, params.domains + 1))
+    port = int(rng.integers(0, params.domains - width + 1))
+    instr = Instr(Opcode.ARITH, sub=bool(seed % 2), dest=int(rng.integers(1, params.tracks)),
+                  src=0, bits=int(rng.integers(1, width + 1)), width=width)
+    bits = rng.integers(0, 2, (params.rows, params.tracks, params.domains))
+    flags = rng.integers(0, 2, (params.rows, 2))
+    prefix = [Instr(Opcode.SHIFT, count=port)] if port else []
+    macro, micro = Machine(params), Machine(params)
+    for machine in (macro, micro):
+        machine.set_array(bits)
+        machine.set_flags(flags)
+    got = macro.run([encode(i, params) for i in (*prefix, instr, Instr(Opcode.HALT))])
+    want = micro.run([encode(i, params) for i in (*prefix, *micro_steps(instr, params),
+                                                   Instr(Opcode.HALT))])
+    assert got.counters == want.counters and got.halted
+    np.testing.assert_array_equal(macro.array(), micro.array())
+    np.testing.assert_array_equal(macro.flag_bits(), micro.flag_bits())
+    np.testing.assert_array_equal(macro.tag_bits(), micro.tag_bits())
+    assert macro.port == port
+    weights = 1 << np.arange(width)
+    b = (bits[:, instr.dest, port:port + width] * weights).sum(axis=1)
+    a = (bits[:, 0, port:port + instr.bits] * weights[:instr.bits]).sum(axis=1)
+    result = np.array([macro.read_value(r, instr.dest, params.domains) >> port
+                       for r in range(params.rows)]) % (1 << width)
+    np.testing.assert_array_equal(result, (b - a if instr.sub else b + a) % (1 << width))
 
 
 SIZES = [

@@ -51,8 +51,8 @@ def rewrite(path, change):
                                                        "program.json says length 7"),
     (lambda h, j: j.write_text("{not json"), "program.json: not readable JSON"),
     (lambda h, j: rewrite(j, lambda m: m.pop("format")), "not an rtmap program sidecar"),
-    (lambda h, j: rewrite(j, lambda m: m.update(isa_version=99)), "program is for ISA version 99, "
-                                                                  "this rtmap implements 0"),
+    (lambda h, j: rewrite(j, lambda m: m.update(isa_version=99)),
+     f"program is for ISA version 99, this rtmap implements {ISA_VERSION}"),
     (lambda h, j: rewrite(j, lambda m: m["params"].update(rows=0)),
      "program.json: bad machine parameters: parameter rows=0 is out of range"),
     (lambda h, j: rewrite(j, lambda m: m["params"].update(lanes=3)),

@@ -1,0 +1,170 @@
+"""The add/sub micro-sequencer: one ARITH instruction becomes the searches, writes and shifts
+of a bit-serial add or subtract (``rtmap.isa.micro_steps`` lists them), one per cycle.
+
+A program then spends one word per add instead of a loop of LUT passes, and the controller
+still drives the array exactly as those instructions would: same key and mask, same tag
+updates, same shifts, same cycle count (minus the loop instructions).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import enum, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..isa import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
+from ..params import MachineParams
+from .cam_array import index_bits
+
+__all__ = ["ArithSequencer"]
+
+
+class Stage(enum.Enum, shape=3):
+    CLEAR_TAGS = 0  # search every row (the instruction's first cycle)
+    CLEAR_CARRY = 1  # write f0 = 0
+    PASS = 2  # the LUT passes at one domain: search, write, search, write, ...
+    STEP = 3  # port up one domain (shift_latency cycles)
+    RETURN = 4  # port back down width - 1 domains
+
+
+class ArithSequencer(wiring.Component):
+    """Steps through one ARITH while ``run`` is high; ``last`` marks its final cycle.
+
+    Members
+    -------
+    run : In(1)
+        The controller executes the ARITH this cycle (held through all its cycles).
+    sub, dest, src, bits, width : In
+        The instruction's fields (legal: the controller traps illegal ones).
+    first : Out(1)
+        The next ``run`` cycle is the instruction's first (the controller checks the port
+        range then, before anything moves).
+    search, write : Out(1); key, mask : Out(T + 2)
+        This cycle's array operation (a SET search, or a write of ``key`` under ``mask``).
+    step_up, step_back : Out(1)
+        Move the port up one domain / down ``width - 1`` domains this cycle.
+    last : Out(1)
+        This cycle completes the instruction.
+    """
+
+    def __init__(self, params: MachineParams):
+        self.params = params
+        width_bits = params.domains.bit_length()
+        super().__init__({
+            "run": In(1),
+            "sub": In(1),
+            "dest": In(params.column_bits),
+            "src": In(params.column_bits),
+            "bits": In(width_bits),
+            "width": In(width_bits),
+            "first": Out(1),
+            "search": Out(1),
+            "write": Out(1),
+            "key": Out(params.columns),
+            "mask": Out(params.columns),
+            "step_up": Out(1),
+            "step_back": Out(1),
+            "last": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        latency = p.shift_latency
+        stage = Signal(Stage)
+        domain = Signal(index_bits(p.domains))  # the domain being worked on, from the start
+        pass_ = Signal(3)  # even: a pass's search, odd: its write
+        longest_wait = max(1, (p.domains - 1) * latency)
+        wait = Signal(range(longest_wait + 1))  # cycles of a shift still to go after this one
+        m.d.comb += self.first.eq(stage == Stage.CLEAR_TAGS)
+
+        # -- the LUT pass at (sub, full, pass) as key bits (C, B, A) and written bits (C, B)
+        full = Signal()  # the source still has bits at this domain
+        m.d.comb += full.eq(domain < self.bits)
+        key_c, key_b, key_a, value_c, value_b = (Signal(name=n) for n in (
+            "key_c", "key_b", "key_a", "value_c", "value_b"))
+        with m.Switch(Cat(pass_[1:3], full, self.sub)):
+            for sub in (0, 1):
+                for is_full in (0, 1):
+                    table = ((SUB_PASSES if sub else ADD_PASSES) if is_full else
+                             (BORROW_PASSES if sub else CARRY_PASSES))
+                    for index, (key, value) in enumerate(table):
+                        with m.Case(index | is_full << 2 | sub << 3):
+                            m.d.comb += [key_c.eq(key[0]), key_b.eq(key[1]),
+                                         value_c.eq(value[0]), value_b.eq(value[1])]
+                            if is_full:
+                                m.d.comb += key_a.eq(key[2])
+
+        def at(column, bit):
+            """``bit`` placed at ``column`` of a T + 2 wide vector."""
+            return (Const(0, p.columns) | bit) << column
+
+        carry = p.tracks  # flag f0
+        carry_bit = Const(1, p.columns) << carry
+        is_write = pass_[0]
+        last_pass = Signal()
+        m.d.comb += last_pass.eq(pass_ == Mux(full, 7, 3))  # 4 passes, or 2 past the source
+        top = Signal()  # the last domain
+        m.d.comb += top.eq(domain == self.width - 1)
+
+        with m.If(self.run):
+            with m.Switch(stage):
+                with m.Case(Stage.CLEAR_TAGS):
+                    m.d.comb += self.search.eq(1)  # no mask: every row matches
+                    m.d.sync += stage.eq(Stage.CLEAR_CARRY)
+                with m.Case(Stage.CLEAR_CARRY):
+                    m.d.comb += [self.write.eq(1), self.mask.eq(carry_bit)]
+                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0)]
+                with m.Case(Stage.PASS):
+                    with m.If(is_write):
+                        m.d.comb += [
+                            self.write.eq(1),
+                            self.mask.eq(carry_bit | at(self.dest, 1)),
+                            self.key.eq(at(carry, value_c) | at(self.dest, value_b)),
+                        ]
+                    with m.Else():
+                        m.d.comb += [
+                            self.search.eq(1),
+                            self.mask.eq(carry_bit | at(self.dest, 1) | at(self.src, full)),
+                            self.key.eq(at(carry, key_c) | at(self.dest, key_b)
+                                        | at(self.src, key_a & full)),
+                        ]
+                    m.d.sync += pass_.eq(pass_ + 1)
+                    with m.If(last_pass):
+                        with m.If(~top):
+                            m.d.sync += stage.eq(Stage.STEP)
+                        with m.Elif(self.width == 1):
+                            m.d.comb += self.last.eq(1)
+                            m.d.sync += stage.eq(Stage.CLEAR_TAGS)
+                        with m.Else():
+                            m.d.sync += stage.eq(Stage.RETURN)
+                with m.Case(Stage.STEP):
+                    advance = Signal()
+                    with m.If(wait == 0):  # the shift's first cycle
+                        m.d.comb += self.step_up.eq(1)
+                        if latency == 1:
+                            m.d.comb += advance.eq(1)
+                        else:
+                            m.d.sync += wait.eq(latency - 1)
+                    with m.Else():
+                        m.d.sync += wait.eq(wait - 1)
+                        m.d.comb += advance.eq(wait == 1)
+                    with m.If(advance):
+                        m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0)]
+                with m.Case(Stage.RETURN):
+                    done = Signal()
+                    with m.If(wait == 0):
+                        m.d.comb += self.step_back.eq(1)
+                        total = (self.width - 1) * latency
+                        with m.If(total == 1):
+                            m.d.comb += done.eq(1)
+                        with m.Else():
+                            m.d.sync += wait.eq(total - 1)
+                    with m.Else():
+                        m.d.sync += wait.eq(wait - 1)
+                        m.d.comb += done.eq(wait == 1)
+                    with m.If(done):
+                        m.d.comb += self.last.eq(1)
+                        m.d.sync += stage.eq(Stage.CLEAR_TAGS)
+        return m
+
