@@ -25,6 +25,10 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             n = times.pop()
         else:
             n = times[-1]
+        if instr.op is Opcode.ARITH:  # the commonest instruction: its counts inline
+            for name, value in arith_counts(instr, params).items():
+                counts[name] += n * value
+            continue
         counts["cycles"] += n * cycles_of(instr, params)
         if instr.op is Opcode.SEARCH:
             counts["searches"] += n
@@ -34,10 +38,6 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             counts["shifts"] += n * instr.count
         elif instr.op in (Opcode.LOAD, Opcode.READ, Opcode.TQUERY):
             counts["io_words"] += n
-        elif instr.op is Opcode.ARITH:
-            for name, value in arith_counts(instr, params).items():
-                if name != "cycles":
-                    counts[name] += n * value
     return counts
 
 

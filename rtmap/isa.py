@@ -209,9 +209,28 @@ def _slot_values(kind: str, slots: tuple[Slot, ...]) -> dict[str, int]:
     return values
 
 
-@cache
 def encode(instr: Instr, params: MachineParams) -> int:
     """The program word for ``instr``; raises RtmapError for anything illegal."""
+    if instr.op is Opcode.ARITH:  # mostly distinct words: packed directly, not cached
+        reason = _arith_reason(instr.dest, instr.src, instr.bits, instr.width, params)
+        if reason:
+            raise RtmapError(reason)
+        offsets = _arith_offsets(params)
+        return (Opcode.ARITH.value | int(instr.sub) << offsets[0] | instr.dest << offsets[1]
+                | instr.src << offsets[2] | instr.bits << offsets[3]
+                | instr.width << offsets[4])
+    return _encode_cached(instr, params)
+
+
+@cache
+def _arith_offsets(params: MachineParams) -> tuple[int, ...]:
+    fields = field_offsets(params)
+    return tuple(fields[f"payload.arith.{name}"][0]
+                 for name in ("sub", "dest", "src", "bits", "width"))
+
+
+@cache
+def _encode_cached(instr: Instr, params: MachineParams) -> int:
     op = instr.op
     values = {"opcode": op.value}
     if op is Opcode.SEARCH:
@@ -242,13 +261,6 @@ def encode(instr: Instr, params: MachineParams) -> int:
         values["payload.io.advance"] = int(instr.advance)
     elif op is Opcode.LOOP:
         values["payload.loop.count"] = _check_imm("loop count", instr.count, params, 1)
-    elif op is Opcode.ARITH:
-        reason = _arith_reason(instr.dest, instr.src, instr.bits, instr.width, params)
-        if reason:
-            raise RtmapError(reason)
-        values.update({"payload.arith.sub": int(instr.sub), "payload.arith.dest": instr.dest,
-                       "payload.arith.src": instr.src, "payload.arith.bits": instr.bits,
-                       "payload.arith.width": instr.width})
     return _pack(params, values)  # HALT, ENDL: no operands, all zero
 
 
@@ -373,7 +385,6 @@ def cycles_of(instr: Instr, params: MachineParams) -> int:
     return 1
 
 
-@cache
 def arith_counts(instr: Instr, params: MachineParams) -> dict[str, int]:
     """The counters an ARITH adds: those of its micro steps."""
     passes = 1 + 4 * instr.bits + 2 * (instr.width - instr.bits)  # searches, and writes
