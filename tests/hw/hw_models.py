@@ -23,6 +23,7 @@ from rtmap.isa import (
     encode,
     illegal_reason,
     instruction_layout,
+    micro_steps,
 )
 from rtmap.params import FLAGS, LOOP_DEPTH, MachineParams
 
@@ -317,6 +318,24 @@ def random_arith(rng: np.random.Generator, params: MachineParams,
     width = int(rng.integers(1, (params.domains if room is None else room) + 1))
     return Instr(Opcode.ARITH, sub=bool(rng.integers(0, 2)), dest=dest, src=src,
                  bits=int(rng.integers(1, width + 1)), width=width)
+
+
+def arith_cycles(instr: Instr, params: MachineParams) -> list[tuple]:
+    """What the add/sub sequencer should drive in each cycle of ``instr``, from the ISA's
+    list of its micro steps: ("search" | "write", key, mask), ("up", 1) or ("back", n) in
+    a shift's first cycle, ("wait",) in its others."""
+    cycles: list[tuple] = []
+    for step in micro_steps(instr, params):
+        if step.op is Opcode.SHIFT:
+            cycles.append(("back" if step.down else "up", step.count))
+            cycles += [("wait",)] * (step.count * params.shift_latency - 1)
+        else:
+            mask = key = 0
+            for slot in step.slots:
+                mask |= 1 << slot.col
+                key = key & ~(1 << slot.col) | slot.value << slot.col
+            cycles.append((step.op.name.lower(), key, mask))
+    return cycles
 
 
 def random_program(rng: np.random.Generator, params: MachineParams, length: int = 30,

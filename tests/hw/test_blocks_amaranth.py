@@ -19,6 +19,7 @@ from hw_models import (
     TagModel,
     add_sub_counters,
     add_sub_program,
+    arith_cycles,
     enc,
     error_cases,
     from_bits,
@@ -34,7 +35,7 @@ from rtmap.hw.cam_array import CamArray
 from rtmap.hw.controller import Controller
 from rtmap.hw.tags import TagLogic
 from rtmap.hw.top import RtmapTop
-from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason, micro_steps
+from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -434,20 +435,6 @@ def test_arith_sequencer_issues_the_micro_steps(params):
     dut = ArithSequencer(params)
     instrs = [random_arith(rng, params) for _ in range(12)]
 
-    def expected(instr):
-        cycles = []
-        for step in micro_steps(instr, params):
-            if step.op is Opcode.SHIFT:
-                first = ("back" if step.down else "up", step.count)
-                cycles += [first] + [("wait",)] * (step.count * params.shift_latency - 1)
-            else:
-                mask = key = 0
-                for slot in step.slots:
-                    mask |= 1 << slot.col
-                    key = key & ~(1 << slot.col) | slot.value << slot.col
-                cycles.append((step.op.name.lower(), key, mask))
-        return cycles
-
     async def bench(ctx):
         for instr in instrs:
             for name in ("sub", "dest", "src", "bits", "width"):
@@ -470,7 +457,7 @@ def test_arith_sequencer_issues_the_micro_steps(params):
                 if last:
                     break
                 assert len(got) < 1000
-            assert got == expected(instr), instr
+            assert got == arith_cycles(instr, params), instr
             assert ctx.get(dut.first)
 
     simulate(dut, bench, f"arith_{size_id(params)}")

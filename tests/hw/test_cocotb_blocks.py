@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import CamArray
 from rtmap.hw.tags import TagLogic
 from rtmap.hw.top import RtmapTop
@@ -35,6 +36,10 @@ SIZES = {
         "small": MachineParams(rows=13, tracks=1, domains=1, program_depth=16),
         "edge": MachineParams(rows=1, tracks=1, domains=1, program_depth=16),
     },
+    "arith": {
+        "small": MachineParams(rows=1, tracks=5, domains=9, shift_latency=3, program_depth=16),
+        "edge": MachineParams(rows=1, tracks=2, domains=1, program_depth=16),
+    },
     "top": {
         "small": MachineParams(rows=5, tracks=3, domains=7, shift_latency=2, program_depth=256),
         "edge": MachineParams(rows=1, tracks=2, domains=2, program_depth=100),
@@ -44,6 +49,7 @@ SIZES = {
 BUILDERS = {
     "cam_array": CamArray,
     "tags": lambda params: TagLogic(params.rows),
+    "arith": ArithSequencer,
     "top": RtmapTop,
 }
 
