@@ -35,18 +35,22 @@ def priority_encoder(bits) -> tuple:
     return encode(padded)
 
 
-def barrel_shift(bits, amount, down):
+def barrel_shift(m: Module, bits, amount, down):
     """``bits`` shifted by ``amount`` toward the high end (or the low end when ``down``),
-    zeros shifted in: one stage per bit of ``amount``, each a shift by a power of two or not."""
+    zeros shifted in: one stage per bit of ``amount``, each a shift by a power of two or not.
+    Each stage is a signal of its own: as one expression, every stage would use the previous
+    one three times and Amaranth would build the tree 3**stages times over."""
     width = len(bits)
     value = bits
     for stage in range(len(amount)):
         step = 1 << stage
+        out = Signal(width, name=f"shifted_{stage}")
         if step >= width:  # this and higher amount bits shift everything out
-            value = Mux(amount[stage:].any(), 0, value)
-            break
+            m.d.comb += out.eq(Mux(amount[stage:].any(), 0, value))
+            return out
         moved = Mux(down, value[step:], Cat(Const(0, step), value[:width - step]))
-        value = Mux(amount[stage], moved, value)
+        m.d.comb += out.eq(Mux(amount[stage], moved, value))
+        value = out
     return value
 
 
@@ -130,7 +134,7 @@ class TagLogic(wiring.Component):
                 with m.Case(Combine.ANDN):
                     m.d.sync += tags.eq(tags & ~self.match)
         with m.Elif(self.shift):
-            m.d.sync += tags.eq(barrel_shift(tags, self.shift_count, self.shift_down))
+            m.d.sync += tags.eq(barrel_shift(m, tags, self.shift_count, self.shift_down))
 
         valid, index = priority_encoder(tags)
         m.d.comb += [
