@@ -72,7 +72,8 @@ def _check_program(program, params: MachineParams) -> list[int]:
 
 
 class Controller(wiring.Component):
-    """Fetches, decodes and executes the ISA of docs/ISA.md, one instruction per cycle.
+    """Fetches, decodes and executes the ISA of docs/ISA.md, one instruction per cycle (a
+    shift takes count x latency cycles, an add/sub those of its micro steps).
 
     Parameters
     ----------
