@@ -103,18 +103,17 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
         rounds = 0
     if plan.reloads:
         for group in plan.groups:
-            lower_tiled_group(b, plan, group, sums, thresholds, rounds)
+            lower_tiled_group(b, plan, group, sums, thresholds, rounds, share=1 / blocks)
     else:
         load_tile(b, plan, plan.inputs, masked=False)
         for group in plan.groups:
             ops = schedule_group([sums[c.channel].terms for c in group.channels],
                                  [c.acc_bits for c in group.channels], plan.inputs,
                                  plan.in_bits, free_tracks(b.params, plan.inputs, group),
-                                 rounds=rounds, share=1 / len(plan.groups))
+                                 rounds=rounds, share=1 / blocks)
             for op in ops:
                 if isinstance(op, Materialise):
-                    b.adds += accumulate(b, op.track, op.bits, op.terms)
-                    b.temporaries += 1
+                    materialise(b, op)
                     continue
                 channel = group.channels[op.position]
                 b.adds += accumulate(b, channel.acc_track, channel.acc_bits, op.terms)
@@ -144,8 +143,15 @@ def read_out(b: Builder, plan: LayerPlan, group: GroupPlan) -> None:
     b.walk([Segment(group.read_bits, b.every_row(read, plan.active_rows))])
 
 
+def materialise(b: Builder, op: Materialise) -> None:
+    """Compute a shared temporary into its track."""
+    b.adds += accumulate(b, op.track, op.bits, op.terms)
+    b.temporaries += 1
+
+
 def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[ChannelSum],
-                      thresholds: np.ndarray | None, rounds: int | None = None) -> None:
+                      thresholds: np.ndarray | None, rounds: int | None = None,
+                      share: float = 1.0) -> None:
     """Resident accumulators, inputs streamed through tracks 0..tile-1 a tile at a time."""
     everyone = b.search()
     for channel in group.channels:
@@ -157,11 +163,10 @@ def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[
                        if first <= t.index < first + count] for c in group.channels]
         ops = schedule_group(tile_terms, [c.acc_bits for c in group.channels], count,
                              plan.in_bits, free_tracks(b.params, count, group),
-                             rounds=rounds, share=1 / (len(plan.groups) * len(plan.tiles)))
+                             rounds=rounds, share=share)
         for op in ops:
             if isinstance(op, Materialise):
-                b.adds += accumulate(b, op.track, op.bits, op.terms)
-                b.temporaries += 1
+                materialise(b, op)
                 continue
             channel = group.channels[op.position]
             add_terms(b, channel.acc_track, channel.acc_bits, op.terms)

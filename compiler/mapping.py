@@ -61,7 +61,8 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
                          f"has tracks={params.tracks}")
     naive = sorted(options, key=lambda o: _estimated_cycles(o[0], o[1], layer, sums, rows, 1.0))
     candidates = list(dict.fromkeys(naive[:_CANDIDATES] + _spare_options(layer, params)))
-    plans = [_plan(option, layer, sums, rows) for option in candidates]
+    widths = [accumulator_bits(s, layer.in_bits) for s in sums]
+    plans = [_plan(option, layer, sums, widths, rows) for option in candidates]
     if sum(len(s.terms) for s in sums) <= EXACT_CHOICE_TERMS:
         def cost(plan: LayerPlan) -> float:
             code, _ = lower_layer(plan, sums, layer.thresholds, params, rounds=0)
@@ -74,8 +75,10 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
     return min(plans, key=cost)
 
 
-def _plan(option: Option, layer: Layer, sums: list[ChannelSum], rows: int) -> LayerPlan:
-    """The track layout of an option: channel groups after the tile."""
+def _plan(option: Option, layer: Layer, sums: list[ChannelSum], widths: list[int],
+          rows: int) -> LayerPlan:
+    """The track layout of an option: channel groups after the tile (``widths``: each
+    channel's accumulator bits)."""
     tile, per_group, first_free, shared_scratch = option
     thresholded = layer.thresholds is not None
     out_bits = count_bits(layer.thresholds.shape[1]) if thresholded else 0
@@ -89,7 +92,7 @@ def _plan(option: Option, layer: Layer, sums: list[ChannelSum], rows: int) -> La
                 acc_track, track = tile, first_free + offset
             else:
                 acc_track = track = first_free + offset
-            width = accumulator_bits(s, layer.in_bits)
+            width = widths[s.channel]
             members.append(ChannelPlan(channel=s.channel, track=track, acc_track=acc_track,
                                        acc_bits=width,
                                        out_bits=out_bits if thresholded else width))
