@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..isa import COUNTERS, Instr, Opcode, arith_counts, cycles_of
+from ..isa import COUNTERS, Instr, Opcode, arith_counter_values, cycles_of
 from ..params import MachineParams
 from .ir import ChannelSum
 
 
 def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, int]:
     """The counters of one run of ``code`` (assumed well formed: loops closed, ends in halt)."""
+    arith = [0] * len(COUNTERS)  # the commonest instruction's counters, summed apart
     counts = dict.fromkeys(COUNTERS, 0)
     times = [1]  # executions of the current loop body, innermost last
     for instr in code:
+        if instr.op is Opcode.ARITH:
+            n = times[-1]
+            for index, value in enumerate(arith_counter_values(instr, params)):
+                arith[index] += n * value
+            continue
         if instr.op is Opcode.LOOP:
             n = times[-1]
             times.append(n * instr.count)
@@ -25,10 +31,6 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             n = times.pop()
         else:
             n = times[-1]
-        if instr.op is Opcode.ARITH:  # the commonest instruction: its counts inline
-            for name, value in arith_counts(instr, params).items():
-                counts[name] += n * value
-            continue
         counts["cycles"] += n * cycles_of(instr, params)
         if instr.op is Opcode.SEARCH:
             counts["searches"] += n
@@ -38,7 +40,7 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
             counts["shifts"] += n * instr.count
         elif instr.op in (Opcode.LOAD, Opcode.READ, Opcode.TQUERY):
             counts["io_words"] += n
-    return counts
+    return {name: counts[name] + extra for name, extra in zip(COUNTERS, arith, strict=True)}
 
 
 def activation_words(code: Sequence[Instr]) -> dict[str, int]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import cse_kernels as kernels
 from .ir import ChannelSum
 
 # Automatic block size: at most this many weights (channels x inputs) per block, and never
@@ -222,17 +223,6 @@ class _State:
         return len(self.temps) + int(np.maximum(lengths - 1, 0).sum())
 
 
-def _pair_noise(u: np.ndarray, v: np.ndarray, s: np.ndarray, seed: int) -> np.ndarray:
-    """A fixed pseudo-random number in [0, 1) per (pair, seed), for randomised tie-breaks."""
-    h = (u.astype(np.uint64) * np.uint64(0x9E3779B1) + v.astype(np.uint64) * np.uint64(0x85EBCA77)
-         + (s + 2).astype(np.uint64) * np.uint64(0xC2B2AE3D)
-         + np.uint64(seed * 0x27D4EB2F & 0xFFFFFFFF)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(15)
-    h = (h * np.uint64(0x2C1B3C6D)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(12)
-    return h.astype(np.float64) / 2**32
-
-
 class _Greedy:
     """Greedy signed-pair extraction over one block (see the module notes).
 
@@ -241,8 +231,9 @@ class _Greedy:
     Variables: ``held[x]`` and ``negative[x]`` are bit sets (uint64 words) of the channels
     holding x, and of those where its sign is -1, so a pair's count is a few popcounts.
 
-    Pairs with a count of at least 2 wait in ``buckets`` by a count they had; counts only
-    fall, so a bucket's pairs are checked when it comes up and the fallen ones filed lower.
+    Pairs with a count of at least 2 wait in a pool with a count they had; counts only
+    fall, so the pairs of the highest count are checked when they come up and the fallen
+    ones go back lower. The loop itself is ``cse_kernels.greedy``.
     """
 
     def __init__(self, members: np.ndarray, inputs: int | None = None,
@@ -273,8 +264,7 @@ class _Greedy:
         self.uses = np.zeros(self.cap, np.int64)  # channels each variable occurs in
         self.uses[:variables] = np.count_nonzero(members, axis=0)
         self.V = variables
-        self.buckets: dict[int, list[np.ndarray]] = {}  # count -> rows (lo, hi, which)
-        self.pending: list[np.ndarray] = []  # rows (lo, hi, which, count) not yet filed
+        self.pending: list[np.ndarray] = []  # rows (lo, hi, which, count): the pool
         if fresh is None:  # every pair of the starting variables, by matrix products
             a = members.astype(np.float32)
             g = np.rint(a.T @ a).astype(np.int64)
@@ -297,169 +287,23 @@ class _Greedy:
             pairs = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1)
             for which in (0, 1):
                 rows = np.concatenate([pairs, np.full((len(pairs), 1), which)], axis=1)
-                self.pending.append(np.concatenate([rows, self._counts(rows)[:, None]], axis=1))
-
-    # -- pair bookkeeping -------------------------------------------------------------------
-
-    def _file_pending(self) -> None:
-        """File the pending pairs into the buckets of their counts (counts >= 2)."""
-        if not self.pending:
-            return
-        rows = np.concatenate(self.pending).astype(np.int64)
-        self.pending = []
-        rows = rows[rows[:, 3] >= 2]
-        if not len(rows):
-            return
-        rows = rows[np.argsort(rows[:, 3], kind="stable")]
-        values, starts = np.unique(rows[:, 3], return_index=True)
-        ends = np.append(starts[1:], len(rows))
-        for value, lo, hi in zip(values.tolist(), starts.tolist(), ends.tolist(), strict=True):
-            self.buckets.setdefault(value, []).append(rows[lo:hi, :3])
-
-    def _counts(self, pairs: np.ndarray) -> np.ndarray:
-        """Current counts of rows (lo, hi, which)."""
-        return self._bits(pairs[:, 0], pairs[:, 1], pairs[:, 2])[1]
-
-    def _bits(self, lo, hi, which) -> tuple[np.ndarray, np.ndarray]:
-        """Bit sets of the channels holding lo and hi with equal signs (which = 0) or
-        opposite signs (which = 1), and their sizes."""
-        both = np.take(self.held, lo, axis=0)
-        both &= np.take(self.held, hi, axis=0)
-        differ = np.take(self.negative, lo, axis=0)
-        differ ^= np.take(self.negative, hi, axis=0)
-        differ ^= (which.astype(np.uint64) - np.uint64(1))[:, None]  # which 0: equal signs
-        both &= differ
-        return both, np.bitwise_count(both).sum(axis=1, dtype=np.int64)
-
-    def _order(self, pairs: np.ndarray, first: int) -> np.ndarray:
-        """The ``first`` best candidates (or a few more, on ties), best first. Among pairs of
-        equal count: the busier variable's channels (plus a fixed per-pair jitter when
-        randomised), then the other variable's, then the indices."""
-        lo, hi, which = pairs[:, 0], pairs[:, 1], pairs[:, 2]
-        ul, uh = self.uses[lo], self.uses[hi]
-        busy = np.maximum(ul, uh).astype(np.float64)
-        if self.jitter:
-            busy += self.jitter * _pair_noise(lo, hi, which, self.seed)
-        rank = busy * (self.K + 1) + np.minimum(ul, uh)
-        if first < len(rank):
-            bound = np.partition(rank, first - 1)[first - 1]
-            top = np.flatnonzero(rank <= bound)
-        else:
-            top = np.arange(len(rank))
-        return top[np.lexsort((which[top], hi[top], lo[top], rank[top]))]
-
-    # -- the loop ---------------------------------------------------------------------------
+                counts = kernels.pair_counts(self.held, self.negative, rows[:, 0], rows[:, 1],
+                                             rows[:, 2])
+                self.pending.append(np.concatenate([rows, counts[:, None]], axis=1))
 
     def run(self) -> _State:
-        while True:
-            self._file_pending()
-            if not self.buckets:
-                break
-            level = max(self.buckets)
-            pairs = np.concatenate(self.buckets.pop(level))
-            check = np.ones(len(pairs), bool)
-            while len(pairs):
-                if check.any():
-                    counts = self._counts(pairs[check])
-                    stale = np.zeros(len(pairs), bool)
-                    stale[check] = counts < level
-                    if stale.any():
-                        fallen = pairs[stale]
-                        self.pending.append(np.concatenate(
-                            [fallen, counts[counts < level, None]], axis=1))
-                        pairs = pairs[~stale]
-                        if not len(pairs):
-                            break
-                order = self._order(pairs, 1 if self.batch <= 1 else 4 * self.batch + 4)
-                batch = pairs[self._choose(pairs, order)]
-                new = self._extract(batch[:, 0], batch[:, 1], 1 - 2 * batch[:, 2], level)
-                # Only pairs sharing a variable with the batch can have lost channels.
-                touched = np.zeros(self.V, bool)
-                touched[batch[:, :2]] = True
-                check = touched[pairs[:, 0]] | touched[pairs[:, 1]]
-                pairs = np.concatenate([pairs, new])
-                check = np.concatenate([check, np.zeros(len(new), bool)])
+        pool = np.concatenate(self.pending).astype(np.int64) if self.pending else \
+            np.zeros((0, 4), np.int64)
+        pool = np.ascontiguousarray(pool[pool[:, 3] >= 2])
+        seed_bits = np.uint64(self.seed * 0x27D4EB2F & 0xFFFFFFFF)
+        self.held, self.negative, self.uses, self.V, temps = kernels.greedy(
+            self.items, self.signs, self.held, self.negative, self.uses, self.V, self.K, pool,
+            self.batch, float(self.jitter), seed_bits)
+        self.temps.extend(tuple(t) for t in temps.tolist())
         members = np.zeros((self.K, self.V), np.int8)
         rows, slots = np.nonzero(self.signs)
         members[rows, self.items[rows, slots]] = self.signs[rows, slots]
         return _State(members, self.inputs, self.temps)
-
-    def _choose(self, pairs: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """Up to ``batch`` pairs in key order, no two sharing a variable or a channel (so
-        extracting them together is extracting them one after another)."""
-        if self.batch <= 1 or len(order) == 1:
-            return order[:1]
-        top = order[:4 * self.batch + 4]
-        lo, hi, which = pairs[top, 0], pairs[top, 1], pairs[top, 2]
-        bits = self._bits(lo, hi, which)[0]
-        masks = [int.from_bytes(row.tobytes(), "little") for row in bits]
-        chosen, used_vars, used_channels = [], set(), 0
-        for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
-            if a in used_vars or b in used_vars or masks[i] & used_channels:
-                continue
-            chosen.append(int(top[i]))
-            used_vars.update((a, b))
-            used_channels |= masks[i]
-            if len(chosen) == self.batch:
-                break
-        return np.array(chosen)
-
-    def _grow(self, need: int) -> None:
-        cap, old = max(need, self.cap + self.cap // 2), self.cap
-        for name in ("held", "negative", "uses"):
-            array = getattr(self, name)
-            grown = np.zeros((cap, *array.shape[1:]), array.dtype)
-            grown[:old] = array
-            setattr(self, name, grown)
-        self.cap = cap
-
-    def _extract(self, a: np.ndarray, b: np.ndarray, sign: np.ndarray, level: int) -> np.ndarray:
-        """Temporaries t_i = a_i + sign_i*b_i, each in every channel holding a_i and b_i with
-        that relative sign (the pairs share no variable and no channel). Returns the new
-        temporaries' pairs at ``level`` as candidate rows; their lower pairs go to pending."""
-        n, V = len(a), self.V
-        if V + n > self.cap:
-            self._grow(V + n)
-        t = np.arange(V, V + n)
-        where = self._bits(a, b, (1 - sign) // 2)[0]
-        pair, channel = np.nonzero(_unpack(where, self.K))
-        items, signs = self.items[channel], self.signs[channel]
-        slot_a = np.argmax(items == a[pair, None], axis=1)
-        slot_b = np.argmax(items == b[pair, None], axis=1)
-        sa = signs[np.arange(len(pair)), slot_a]  # a's sign in each of its channels
-        # Every other (pair, variable x) in those channels, x's sign relative to a's.
-        relative = signs * sa[:, None]
-        relative[np.arange(len(pair)), slot_a] = 0
-        relative[np.arange(len(pair)), slot_b] = 0
-        r, j = np.nonzero(relative)
-        key = (pair[r] * V + items[r, j]) * 2 + (relative[r, j] < 0)
-        if n * V * 2 <= 4 * len(key) + 4096:
-            counts = np.bincount(key, minlength=n * V * 2)
-            key = np.flatnonzero(counts >= 2)
-            counts = counts[key]
-        else:
-            key, counts = np.unique(key, return_counts=True)
-            key, counts = key[counts >= 2], counts[counts >= 2]
-        # The new temporaries' pairs (x, t_p) relate as (x, a_p) did.
-        p, x, which = key // (2 * V), key // 2 % V, key % 2
-        rows = np.stack([x, t[p], which, counts], axis=1)
-        self.pending.append(rows[counts < level])
-        # Channels: t takes a's slot, b's slot empties; the bit sets follow.
-        self.items[channel, slot_a] = t[pair]
-        self.items[channel, slot_b] = -1
-        self.signs[channel, slot_b] = 0
-        keep = ~where
-        self.held[t] = where
-        self.negative[t] = self.negative[a] & where
-        for x in (a, b):
-            self.held[x] &= keep
-            self.negative[x] &= keep
-        self.uses[a] -= level
-        self.uses[b] -= level
-        self.uses[t] = level
-        self.V = V + n
-        self.temps.extend(zip(a.tolist(), b.tolist(), sign.tolist(), strict=True))
-        return rows[counts == level, :3]
 
 
 def _pack(bits: np.ndarray, words: int) -> np.ndarray:
@@ -468,11 +312,6 @@ def _pack(bits: np.ndarray, words: int) -> np.ndarray:
     padded = np.zeros((len(bits), words * 64), bool)
     padded[:, :bits.shape[1]] = bits
     return np.packbits(padded, axis=1, bitorder="little").view(np.uint64)
-
-
-def _unpack(words: np.ndarray, channels: int) -> np.ndarray:
-    bits = np.unpackbits(np.ascontiguousarray(words).view(np.uint8), axis=1, bitorder="little")
-    return bits[:, :channels]
 
 
 def _improve(state: _State, rounds: int, seed: int) -> _State:

@@ -8,11 +8,12 @@ pack inputs and unpack outputs, so it is serialised into ``program.json``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Term:
-    """One non-zero weight: +/- the activation at ``index`` of a row's receptive field."""
+class Term(NamedTuple):
+    """One non-zero weight: +/- the activation at ``index`` of a row's receptive field (a
+    named tuple: layers fold into millions of these)."""
 
     index: int
     sign: int  # +1 or -1

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..isa import Combine, Instr, Opcode, Slot
+from ..isa import ArithMode, Combine, Instr, Opcode, Slot, arith
 from ..params import MachineParams
-from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan, Term
+from .cse import weight_matrix
+from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan
 from .schedule import Materialise, Operand, SignedOperand, schedule_group
 
 CARRY, SCRATCH = 0, 1  # the two flag columns: carry/borrow, and a second bit
@@ -101,15 +102,16 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
     blocks = len(plan.groups) * (len(plan.tiles) if plan.reloads else 1)
     if rounds is None and blocks > IMPROVE_MAX_BLOCKS:
         rounds = 0
+    weights = weight_matrix(sums, plan.inputs)
     if plan.reloads:
         for group in plan.groups:
-            lower_tiled_group(b, plan, group, sums, thresholds, rounds, share=1 / blocks)
+            lower_tiled_group(b, plan, group, weights, thresholds, rounds, share=1 / blocks)
     else:
         load_tile(b, plan, plan.inputs, masked=False)
         for group in plan.groups:
-            ops = schedule_group([sums[c.channel].terms for c in group.channels],
-                                 [c.acc_bits for c in group.channels], plan.inputs,
-                                 plan.in_bits, free_tracks(b.params, plan.inputs, group),
+            ops = schedule_group(weights[[c.channel for c in group.channels]],
+                                 [c.acc_bits for c in group.channels], plan.in_bits,
+                                 free_tracks(b.params, plan.inputs, group),
                                  rounds=rounds, share=1 / blocks)
             for op in ops:
                 if isinstance(op, Materialise):
@@ -149,19 +151,19 @@ def materialise(b: Builder, op: Materialise) -> None:
     b.temporaries += 1
 
 
-def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[ChannelSum],
+def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, weights: np.ndarray,
                       thresholds: np.ndarray | None, rounds: int | None = None,
                       share: float = 1.0) -> None:
-    """Resident accumulators, inputs streamed through tracks 0..tile-1 a tile at a time."""
+    """Resident accumulators, inputs streamed through tracks 0..tile-1 a tile at a time
+    (``weights``: the layer's, output channels x inputs)."""
     everyone = b.search()
     for channel in group.channels:
         b.walk([Segment(channel.acc_bits, (b.write((channel.acc_track, 0)),), (everyone,))])
     added = [0] * len(group.channels)  # terms added into each accumulator so far
+    rows = weights[[c.channel for c in group.channels]]
     for first, count in plan.tiles:
         load_tile(b, plan, count, masked=True)
-        tile_terms = [[Term(t.index - first, t.sign) for t in sums[c.channel].terms
-                       if first <= t.index < first + count] for c in group.channels]
-        ops = schedule_group(tile_terms, [c.acc_bits for c in group.channels], count,
+        ops = schedule_group(rows[:, first:first + count], [c.acc_bits for c in group.channels],
                              plan.in_bits, free_tracks(b.params, count, group),
                              rounds=rounds, share=share)
         for op in ops:
@@ -180,20 +182,15 @@ def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, sums: list[
 
 def accumulate(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> int:
     """``dest`` = the signed sum of the terms, in ``width`` bits two's complement. Returns
-    the adds it cost: it starts from a copy of a positive term when there is one."""
-    everyone = b.search()
+    the adds it cost: it starts from a copy (``mov``) of a positive term when there is one."""
     ordered = sorted(terms, key=lambda t: t[1] < 0)
     if ordered and ordered[0][1] > 0:
         src = ordered[0][0]
-        bits = _operand_bits(src, width)
-        copy = (b.search((src.track, 1)), b.write((dest, 1)),
-                b.search((src.track, 0)), b.write((dest, 0)))
-        b.walk([Segment(bits, copy),
-                Segment(width - bits, (b.write((dest, 0)),), (everyone,))])
+        b.code.append(arith(ArithMode.MOV, dest, src.track, _operand_bits(src, width), width))
         ordered = ordered[1:]
         adds = len(ordered)
     else:
-        b.walk([Segment(width, (b.write((dest, 0)),), (everyone,))])
+        b.walk([Segment(width, (b.write((dest, 0)),), (b.search(),))])
         adds = max(len(ordered) - 1, 0)  # subtracting from zero is a negation
     add_terms(b, dest, width, ordered)
     return adds
@@ -203,16 +200,20 @@ def add_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand])
     """``dest`` += each signed term, in ``width`` bits: one ``add``/``sub`` each, which runs
     the full passes over the term's bits and only the carry/borrow over the rest (an input
     is zero-extended)."""
+    code = b.code
     for operand, sign in terms:
-        b.code.append(Instr(Opcode.ARITH, sub=sign < 0, dest=dest, src=operand.track,
-                            bits=_operand_bits(operand, width), width=width))
+        code.append(arith(ArithMode.SUB if sign < 0 else ArithMode.ADD, dest, operand.track,
+                          _operand_bits(operand, width), width))
 
 
 def _operand_bits(operand: Operand, width: int) -> int:
     """The operand's bits an operation into ``width`` bits walks over."""
-    if operand.signed and operand.bits < width:
+    bits = operand.bits
+    if bits >= width:
+        return width
+    if operand.signed:
         raise AssertionError("a temporary narrower than its consumer would need sign extension")
-    return min(operand.bits, width)
+    return bits
 
 
 def requantise(b: Builder, channel: ChannelPlan, levels: np.ndarray) -> None:

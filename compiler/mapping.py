@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import RtmapError
 from ..params import MachineParams
 from ..sim.layer import Layer
 from .analysis import program_counts
 from .bitwidth import accumulator_bits, count_bits
+from .cse import weight_matrix
 from .ir import ChannelPlan, ChannelSum, GroupPlan, LayerPlan
 from .lower import free_tracks, lower_layer
 from .schedule import schedule_group
@@ -178,12 +181,12 @@ def _sampled_add_ratio(plan: LayerPlan, layer: Layer, sums: list[ChannelSum],
     group = plan.groups[0]
     count = plan.tiles[0][1]
     spare = free_tracks(params, count, group)
-    terms = [[t for t in sums[c.channel].terms if t.index < count] for c in group.channels]
-    folded = sum(max(len(t) - 1, 0) for t in terms)
+    weights = weight_matrix([sums[c.channel] for c in group.channels], plan.inputs)[:, :count]
+    folded = int(np.maximum(np.count_nonzero(weights, axis=1) - 1, 0).sum())
     if not spare or not folded:
         return 1.0
-    ops = schedule_group(terms, [c.acc_bits for c in group.channels], count, layer.in_bits,
-                         spare, rounds=0)
+    ops = schedule_group(weights, [c.acc_bits for c in group.channels], layer.in_bits, spare,
+                         rounds=0)
     return sum(max(len(op.terms) - 1, 0) for op in ops) / folded
 
 

@@ -24,7 +24,6 @@ import numpy as np
 
 from .bitwidth import signed_bits
 from .cse import eliminate_matrix
-from .ir import Term
 
 
 @dataclass(frozen=True)
@@ -57,20 +56,20 @@ class Accumulate:
     terms: tuple[SignedOperand, ...]
 
 
-def schedule_group(channel_terms: Sequence[Sequence[Term]], acc_bits: Sequence[int],
-                   inputs: int, in_bits: int, pool: Sequence[int], *,
-                   rounds: int | None = None,
+def schedule_group(weights: np.ndarray, acc_bits: Sequence[int], in_bits: int,
+                   pool: Sequence[int], *, rounds: int | None = None,
                    share: float = 1.0) -> list[Materialise | Accumulate]:
-    """Operations computing each channel (input indices 0..inputs-1 are tracks 0..inputs-1),
-    temporaries in tracks from ``pool``; ``rounds`` and ``share`` as for
+    """Operations computing each channel of ``weights`` (channels x inputs, -1/0/+1; input
+    i is in track i), temporaries in tracks from ``pool``; ``rounds`` and ``share`` as for
     ``eliminate_matrix``."""
     if not pool:
-        return [Accumulate(k, tuple((Operand(t.index, in_bits, False), t.sign) for t in terms))
-                for k, terms in enumerate(channel_terms)]
-    weights = np.zeros((len(channel_terms), inputs), np.int8)
-    for k, terms in enumerate(channel_terms):
-        for t in terms:
-            weights[k, t.index] = t.sign
+        ops = []
+        for k, row in enumerate(weights):
+            nonzero = np.flatnonzero(row)
+            ops.append(Accumulate(k, tuple((Operand(i, in_bits, False), sign) for i, sign in
+                                           zip(nonzero.tolist(), row[nonzero].tolist(),
+                                               strict=True))))
+        return ops
     dag = eliminate_matrix(weights, rounds=rounds, share=share)
     return _Allocator(dag, acc_bits, in_bits, pool).run()
 

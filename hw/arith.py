@@ -1,5 +1,6 @@
-"""The add/sub micro-sequencer: one ARITH instruction becomes the searches, writes and shifts
-of a bit-serial add or subtract (``rtmap.isa.micro_steps`` lists them), one per cycle.
+"""The add/sub/mov micro-sequencer: one ARITH instruction becomes the searches, writes and
+shifts of a bit-serial add, subtract or copy (``rtmap.isa.micro_steps`` lists them), one per
+cycle.
 
 A program then spends one word per add instead of a loop of LUT passes, and the controller
 still drives the array exactly as those instructions would: same key and mask, same tag
@@ -8,11 +9,11 @@ updates, same shifts, same cycle count (minus the loop instructions).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
+from ..isa import ARITH_PASSES, ArithMode
 from ..params import MachineParams
 from .cam_array import index_bits
 
@@ -34,7 +35,7 @@ class ArithSequencer(wiring.Component):
     -------
     run : In(1)
         The controller executes the ARITH this cycle (held through all its cycles).
-    sub, dest, src, bits, width : In
+    mode, dest, src, bits, width : In
         The instruction's fields (legal: the controller traps illegal ones).
     first : Out(1)
         The next ``run`` cycle is the instruction's first (the controller checks the port
@@ -52,7 +53,7 @@ class ArithSequencer(wiring.Component):
         width_bits = params.domains.bit_length()
         super().__init__({
             "run": In(1),
-            "sub": In(1),
+            "mode": In(ArithMode),
             "dest": In(params.column_bits),
             "src": In(params.column_bits),
             "bits": In(width_bits),
@@ -73,25 +74,28 @@ class ArithSequencer(wiring.Component):
         latency = p.shift_latency
         stage = Signal(Stage)
         domain = Signal(index_bits(p.domains))  # the domain being worked on, from the start
+        passes = max(len(table) for tables in ARITH_PASSES.values() for table in tables)
         pass_ = Signal(3)  # even: a pass's search, odd: its write
+        assert 2 * passes <= 1 << len(pass_)
         longest_wait = max(1, (p.domains - 1) * latency)
         wait = Signal(range(longest_wait + 1))  # cycles of a shift still to go after this one
         m.d.comb += self.first.eq(stage == Stage.CLEAR_TAGS)
 
-        # -- the LUT pass at (sub, full, pass) as key bits (C, B, A) and written bits (C, B)
+        # -- the LUT pass at (mode, full, pass) as key bits (C, B, A) and written bits (C, B)
         full = Signal()  # the source still has bits at this domain
         m.d.comb += full.eq(domain < self.bits)
         key_c, key_b, key_a, value_c, value_b = (Signal(name=n) for n in (
             "key_c", "key_b", "key_a", "value_c", "value_b"))
-        with m.Switch(Cat(pass_[1:3], full, self.sub)):
-            for sub in (0, 1):
-                for is_full in (0, 1):
-                    table = ((SUB_PASSES if sub else ADD_PASSES) if is_full else
-                             (BORROW_PASSES if sub else CARRY_PASSES))
-                    for index, (key, value) in enumerate(table):
-                        with m.Case(index | is_full << 2 | sub << 3):
+        last_pass = Signal()  # this cycle is the write of the domain's last pass
+        with m.Switch(Cat(pass_, full, self.mode)):
+            for mode, tables in ARITH_PASSES.items():
+                for is_full, table in ((0, tables[1]), (1, tables[0])):
+                    for step in range(2 * len(table)):
+                        key, value = table[step // 2]
+                        with m.Case(step | is_full << 3 | mode.value << 4):
                             m.d.comb += [key_c.eq(key[0]), key_b.eq(key[1]),
-                                         value_c.eq(value[0]), value_b.eq(value[1])]
+                                         value_c.eq(value[0]), value_b.eq(value[1]),
+                                         last_pass.eq(step == 2 * len(table) - 1)]
                             if is_full:
                                 m.d.comb += key_a.eq(key[2])
 
@@ -102,8 +106,6 @@ class ArithSequencer(wiring.Component):
         carry = p.tracks  # flag f0
         carry_bit = Const(1, p.columns) << carry
         is_write = pass_[0]
-        last_pass = Signal()
-        m.d.comb += last_pass.eq(pass_ == Mux(full, 7, 3))  # 4 passes, or 2 past the source
         top = Signal()  # the last domain
         m.d.comb += top.eq(domain == self.width - 1)
 

@@ -224,7 +224,7 @@ class Controller(wiring.Component):
         is_op = {op: opcode == op.value for op in Opcode}
         arith = payload.arith
         m.submodules.arith = seq = ArithSequencer(p)
-        m.d.comb += [seq.sub.eq(arith.sub), seq.dest.eq(arith.dest), seq.src.eq(arith.src),
+        m.d.comb += [seq.mode.eq(arith.mode), seq.dest.eq(arith.dest), seq.src.eq(arith.src),
                      seq.bits.eq(arith.bits), seq.width.eq(arith.width)]
 
         def bad_columns(slots, count):
@@ -246,7 +246,8 @@ class Controller(wiring.Component):
             | (is_op[Opcode.TQUERY] & (payload.query.what == 3))
             | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
                                      | (payload.io.last >= p.tracks)))
-            | (is_op[Opcode.ARITH] & ((arith.dest >= p.tracks) | (arith.src >= p.tracks)
+            | (is_op[Opcode.ARITH] & ((arith.mode.as_value() == 3)
+                                      | (arith.dest >= p.tracks) | (arith.src >= p.tracks)
                                       | (arith.dest == arith.src) | (arith.bits == 0)
                                       | (arith.bits > arith.width)
                                       | arith_too_wide)))

@@ -1,4 +1,4 @@
-"""Assembler and disassembler for ISA v1 (syntax in docs/ISA.md).
+"""Assembler and disassembler for ISA v2 (syntax in docs/ISA.md).
 
 Both go through :mod:`rtmap.isa`'s encode/decode, so the text form can never disagree with the
 encoding the hardware decodes. Canonical words round-trip: ``assemble(disassemble(w)) == w``.
@@ -12,7 +12,8 @@ encoding the hardware decodes. Canonical words round-trip: ``assemble(disassembl
     loop 4 ... endl
     load+                    # load / load+ / read / read+
     load+ t0..t7             # load writing only tracks 0..7
-    add t9 t2 4/11           # t9 += t2: 4 bits of t2, 11 of t9, from the port (sub: -=)
+    add t9 t2 4/11           # t9 += t2: 4 bits of t2, 11 of t9, from the port
+    sub t9 t2 4/11           # t9 -= t2;  mov t9 t2 4/11: t9 = t2 (zero-extended)
     halt
     .word 0x1234             # a raw word, legal or not (tests inject illegal ones this way)
 """
@@ -22,12 +23,24 @@ from __future__ import annotations
 import re
 
 from .errors import RtmapError
-from .isa import Combine, Instr, Opcode, Query, Slot, decode, encode, hex_digits, illegal_reason
+from .isa import (
+    ArithMode,
+    Combine,
+    Instr,
+    Opcode,
+    Query,
+    Slot,
+    decode,
+    encode,
+    hex_digits,
+    illegal_reason,
+)
 from .isa import instruction_bits as word_bits
 from .params import FLAGS, MachineParams
 
 _OPERAND = re.compile(r"^([tf])(\d+)=([01])$")
 _BARE = {"halt": Opcode.HALT, "endl": Opcode.ENDL}
+_ARITH_MNEMONICS = {mode.name.lower(): mode for mode in ArithMode}
 _IO = {"load": (Opcode.LOAD, False), "load+": (Opcode.LOAD, True),
        "read": (Opcode.READ, False), "read+": (Opcode.READ, True)}
 
@@ -125,13 +138,13 @@ def parse_line(text: str, params: MachineParams) -> Instr | int | None:
     if mnemonic == "setrow":
         _expect(args, 1, "setrow", "a row number")
         return Instr(Opcode.SETROW, row=_number(args[0], "row"))
-    if mnemonic in ("add", "sub"):
+    if mnemonic in _ARITH_MNEMONICS:
         _expect(args, 3, mnemonic, "a destination track, a source track and BITS/WIDTH")
         dest, src = (_track(a, params) for a in args[:2])
         found = re.match(r"^(\d+)/(\d+)$", args[2])
         if not found:
             raise RtmapError(f"{mnemonic} size {args[2]!r} is not BITS/WIDTH (e.g. 4/11)")
-        return Instr(Opcode.ARITH, sub=mnemonic == "sub", dest=dest, src=src,
+        return Instr(Opcode.ARITH, mode=_ARITH_MNEMONICS[mnemonic], dest=dest, src=src,
                      bits=int(found.group(1)), width=int(found.group(2)))
     if mnemonic == "loop":
         _expect(args, 1, "loop", "an iteration count")
@@ -168,7 +181,7 @@ def format_instr(instr: Instr, params: MachineParams) -> str:
     if op is Opcode.LOOP:
         return f"loop {instr.count}"
     if op is Opcode.ARITH:
-        return (f"{'sub' if instr.sub else 'add'} t{instr.dest} t{instr.src} "
+        return (f"{instr.mode.name.lower()} t{instr.dest} t{instr.src} "
                 f"{instr.bits}/{instr.width}")
     if op in (Opcode.LOAD, Opcode.READ):
         text = op.name.lower() + ("+" if instr.advance else "")

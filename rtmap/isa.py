@@ -1,4 +1,4 @@
-"""ISA v1: the one definition of the instruction encoding.
+"""ISA v2: the one definition of the instruction encoding.
 
 The hardware decoder views program words through :func:`instruction_layout`; the assembler and
 the simulators encode and decode through the same layout with :func:`encode` / :func:`decode`.
@@ -17,7 +17,7 @@ from amaranth.lib import data, enum
 from .errors import RtmapError
 from .params import MachineParams
 
-ISA_VERSION = 1
+ISA_VERSION = 2
 OPCODE_BITS = 4
 SEARCH_SLOTS = 3
 WRITE_SLOTS = 2
@@ -38,7 +38,7 @@ class Opcode(enum.Enum, shape=OPCODE_BITS):
     ENDL = 9
     TSHIFT = 10
     TQUERY = 11
-    ARITH = 12  # add / sub: a whole bit-serial add or subtract, micro-sequenced
+    ARITH = 12  # add / sub / mov: a whole bit-serial operation, micro-sequenced
 
 
 # Bit-serial add and subtract as LUT passes (docs/ISA.md): keys (C, B, A) -> writes (C, B),
@@ -49,6 +49,23 @@ SUB_PASSES = (((0, 0, 1), (1, 1)), ((0, 1, 1), (0, 0)), ((1, 1, 0), (0, 0)), ((1
 # Past the source's last bit (A = 0) only the carry or borrow still moves: (C, B) -> (C, B).
 CARRY_PASSES = (((1, 0), (0, 1)), ((1, 1), (1, 0)))
 BORROW_PASSES = (((1, 1), (0, 0)), ((1, 0), (1, 1)))
+# A copy: B takes A's bit where they differ (the carry stays 0); above A's bits B clears.
+MOV_PASSES = (((0, 0, 1), (0, 1)), ((0, 1, 0), (0, 0)))
+CLEAR_PASSES = (((0, 1), (0, 0)),)
+
+
+class ArithMode(enum.Enum, shape=2):
+    """What an ARITH does to its destination (3 is illegal)."""
+
+    ADD = 0  # dest += src
+    SUB = 1  # dest -= src
+    MOV = 2  # dest = src (zero-extended)
+
+
+# The LUT passes of each mode: (at a domain within the source's bits, above them).
+ARITH_PASSES = {ArithMode.ADD: (ADD_PASSES, CARRY_PASSES),
+                ArithMode.SUB: (SUB_PASSES, BORROW_PASSES),
+                ArithMode.MOV: (MOV_PASSES, CLEAR_PASSES)}
 
 
 class Combine(enum.Enum, shape=2):
@@ -99,9 +116,9 @@ def instruction_layout(params: MachineParams) -> data.StructLayout:
         "io": data.StructLayout({"advance": 1, "first": params.column_bits,
                                  "last": params.column_bits}),
         "loop": data.StructLayout({"count": params.imm_bits}),
-        # ARITH: dest += src (or -=) over ``width`` domains from the port, of which the
+        # ARITH: dest += src (-=, =) over ``width`` domains from the port, of which the
         # first ``bits`` read src (src is zero-extended past them).
-        "arith": data.StructLayout({"sub": 1, "dest": params.column_bits,
+        "arith": data.StructLayout({"mode": ArithMode, "dest": params.column_bits,
                                     "src": params.column_bits,
                                     "bits": params.domains.bit_length(),
                                     "width": params.domains.bit_length()}),
@@ -161,11 +178,26 @@ class Instr:
     advance: bool = False  # LOAD, READ: row pointer += 1 afterwards
     first: int = 0  # LOAD: the tracks written are first..last
     last: int | None = None  # LOAD: None means the last track, T-1
-    sub: bool = False  # ARITH: subtract instead of add
-    dest: int = 0  # ARITH: the track added into
+    mode: ArithMode = ArithMode.ADD  # ARITH: add, subtract or copy
+    dest: int = 0  # ARITH: the track written
     src: int = 0  # ARITH: the track added
     bits: int = 0  # ARITH: domains of src read (1..width)
     width: int = 0  # ARITH: domains of dest walked (bits..D)
+
+
+_ARITH_DEFAULTS = dict(Instr(Opcode.ARITH).__dict__)
+
+
+def arith(mode: ArithMode, dest: int, src: int, bits: int, width: int) -> Instr:
+    """``Instr(Opcode.ARITH, mode=mode, dest=dest, ...)``, five times faster: it fills the
+    fields directly instead of through the frozen dataclass's per-field ``__setattr__``
+    (the compiler emits millions of these). Equal to, and hashes as, the long form."""
+    instr = object.__new__(Instr)
+    fields = instr.__dict__
+    fields.update(_ARITH_DEFAULTS)
+    fields["mode"], fields["dest"], fields["src"] = mode, dest, src
+    fields["bits"], fields["width"] = bits, width
+    return instr
 
 
 def _check_slots(slots: tuple[Slot, ...], size: int, params: MachineParams) -> None:
@@ -216,17 +248,22 @@ def encode(instr: Instr, params: MachineParams) -> int:
         if reason:
             raise RtmapError(reason)
         offsets = _arith_offsets(params)
-        return (Opcode.ARITH.value | int(instr.sub) << offsets[0] | instr.dest << offsets[1]
+        return (_ARITH_OPCODE | _MODE_VALUES[instr.mode] << offsets[0] | instr.dest << offsets[1]
                 | instr.src << offsets[2] | instr.bits << offsets[3]
                 | instr.width << offsets[4])
     return _encode_cached(instr, params)
+
+
+# Enum ``.value`` is a property: looked up once here, not per encoded word.
+_ARITH_OPCODE = Opcode.ARITH.value
+_MODE_VALUES = {mode: mode.value for mode in ArithMode}
 
 
 @cache
 def _arith_offsets(params: MachineParams) -> tuple[int, ...]:
     fields = field_offsets(params)
     return tuple(fields[f"payload.arith.{name}"][0]
-                 for name in ("sub", "dest", "src", "bits", "width"))
+                 for name in ("mode", "dest", "src", "bits", "width"))
 
 
 @cache
@@ -308,6 +345,8 @@ def illegal_reason(word: int, params: MachineParams) -> str | None:
         if not first <= last < params.tracks:
             return f"load tracks {first}..{last} are not a range within 0..{params.tracks - 1}"
     if op is Opcode.ARITH:
+        if _get(word, params, "payload.arith.mode") == 3:
+            return "unknown add/sub/mov mode 3"
         return _arith_reason(*(_get(word, params, f"payload.arith.{name}")
                                for name in ("dest", "src", "bits", "width")), params)
     return None
@@ -346,21 +385,20 @@ def decode(word: int, params: MachineParams) -> Instr:
     if op is Opcode.ARITH:
         dest, src, bits, width = (_get(word, params, f"payload.arith.{name}")
                                   for name in ("dest", "src", "bits", "width"))
-        return Instr(op, sub=bool(_get(word, params, "payload.arith.sub")), dest=dest, src=src,
-                     bits=bits, width=width)
+        return Instr(op, mode=ArithMode(_get(word, params, "payload.arith.mode")), dest=dest,
+                     src=src, bits=bits, width=width)
     return Instr(op)
 
 
 @cache
 def micro_steps(instr: Instr, params: MachineParams) -> tuple[Instr, ...]:
     """What an ARITH does, as the SEARCH / WRITE / SHIFT instructions the controller issues
-    for it one after another (docs/ISA.md): clear the carry in every row, run the LUT passes
-    at each of ``width`` domains from the port (full passes over the first ``bits``,
-    carry/borrow passes above), stepping up one domain between them, then return the port.
-    Its cycles, counters and effects are exactly those of these instructions."""
+    for it one after another (docs/ISA.md): clear the carry in every row, run the mode's LUT
+    passes at each of ``width`` domains from the port (full passes over the first ``bits``,
+    carry/borrow or clearing passes above), stepping up one domain between them, then return
+    the port. Its cycles, counters and effects are exactly those of these instructions."""
     carry = params.tracks  # flag f0
-    full = SUB_PASSES if instr.sub else ADD_PASSES
-    tail = BORROW_PASSES if instr.sub else CARRY_PASSES
+    full, tail = ARITH_PASSES[instr.mode]
     steps = [Instr(Opcode.SEARCH), Instr(Opcode.WRITE, slots=(Slot(carry, 0),))]
     for domain in range(instr.width):
         columns = (carry, instr.dest, instr.src) if domain < instr.bits else (carry, instr.dest)
@@ -387,7 +425,18 @@ def cycles_of(instr: Instr, params: MachineParams) -> int:
 
 def arith_counts(instr: Instr, params: MachineParams) -> dict[str, int]:
     """The counters an ARITH adds: those of its micro steps."""
-    passes = 1 + 4 * instr.bits + 2 * (instr.width - instr.bits)  # searches, and writes
-    shifts = 2 * (instr.width - 1)
-    return {"cycles": 2 * passes + shifts * params.shift_latency, "searches": passes,
-            "writes": passes, "shifts": shifts, "io_words": 0}
+    return dict(zip(COUNTERS, arith_counter_values(instr, params), strict=True))
+
+
+def arith_counter_values(instr: Instr, params: MachineParams) -> tuple[int, ...]:
+    """:func:`arith_counts` as a tuple in COUNTERS order (for counting whole programs)."""
+    return _arith_counter_values(instr.mode, instr.bits, instr.width, params.shift_latency)
+
+
+@cache
+def _arith_counter_values(mode: ArithMode, bits: int, width: int,
+                          shift_latency: int) -> tuple[int, ...]:
+    full, tail = ARITH_PASSES[mode]
+    passes = 1 + len(full) * bits + len(tail) * (width - bits)  # searches, and writes
+    shifts = 2 * (width - 1)
+    return (2 * passes + shifts * shift_latency, passes, passes, shifts, 0)

@@ -8,7 +8,14 @@ import pytest
 from rtmap.compiler.analysis import program_counts
 from rtmap.compiler.pipeline import compile_layer
 from rtmap.errors import RtmapError
-from rtmap.isa import ADD_PASSES, BORROW_PASSES, CARRY_PASSES, SUB_PASSES
+from rtmap.isa import (
+    ADD_PASSES,
+    BORROW_PASSES,
+    CARRY_PASSES,
+    CLEAR_PASSES,
+    MOV_PASSES,
+    SUB_PASSES,
+)
 from rtmap.params import MachineParams
 from rtmap.run import run_layer
 from rtmap.sim.golden import run_layer as golden
@@ -46,6 +53,15 @@ def test_tail_passes_propagate_carry_or_borrow(subtract):
         assert matches <= 1
         assert bit == total & 1
         assert carry == (1 if (total < 0 if subtract else total > 1) else 0)
+
+
+def test_mov_passes_copy_then_clear():
+    # The carry is cleared before a mov and stays 0: B takes A, then above A's bits B is 0.
+    for b, a in itertools.product((0, 1), repeat=2):
+        (carry, bit, _), matches = apply_passes(MOV_PASSES, (0, b, a))
+        assert (carry, bit) == (0, a) and matches <= 1
+    for b in (0, 1):
+        assert apply_passes(CLEAR_PASSES, (0, b))[0] == (0, 0)
 
 
 SHAPES = [

@@ -8,7 +8,6 @@ import pytest
 from rtmap.compiler.bitwidth import accumulator_bits
 from rtmap.compiler.fold import fold_weights
 from rtmap.compiler.schedule import Accumulate, Materialise, schedule_group
-from rtmap.sim.layer import Layer
 from rtmap.sim.random_layer import random_layer
 
 
@@ -61,7 +60,7 @@ def test_schedule_computes_every_channel(seed):
     widths = [accumulator_bits(s, in_bits) for s in sums]
     pool_size = [0, 1, 2, 5, 1000][seed % 5]
     pool = list(range(n + 3, n + 3 + pool_size))
-    ops = schedule_group([s.terms for s in sums], widths, n, in_bits, pool)
+    ops = schedule_group(layer.weights, widths, in_bits, pool)
     x = rng.integers(0, 1 << in_bits, (9, n))
     got = replay(ops, x, n, set(pool), widths)
     expected = x @ layer.weights.T.astype(np.int64)
@@ -82,9 +81,10 @@ def peak_live(ops):
 
 
 def test_no_pool_means_the_folded_sums():
-    sums = fold_weights(random_layer(np.random.default_rng(0), kind="linear", out_channels=5,
-                                     in_channels=9))
-    ops = schedule_group([s.terms for s in sums], [8] * 5, 9, 3, [])
+    layer = random_layer(np.random.default_rng(0), kind="linear", out_channels=5,
+                         in_channels=9)
+    sums = fold_weights(layer)
+    ops = schedule_group(layer.weights, [8] * 5, 3, [])
     assert all(isinstance(op, Accumulate) for op in ops)
     assert [[(o.track, sign) for o, sign in op.terms] for op in ops] == \
         [[(t.index, t.sign) for t in s.terms] for s in sums]
@@ -92,8 +92,8 @@ def test_no_pool_means_the_folded_sums():
 
 def test_a_shared_pair_is_computed_once_and_used_by_each_channel():
     # x0 + x1 in three channels (once negated): one temporary, used three times.
-    terms = [list(s.terms) for s in fold_weights(_linear([[1, 1, 0], [1, 1, 1], [-1, -1, 1]]))]
-    ops = schedule_group(terms, [4, 5, 5], 3, 2, [7, 8])
+    weights = np.array([[1, 1, 0], [1, 1, 1], [-1, -1, 1]], np.int8)
+    ops = schedule_group(weights, [4, 5, 5], 2, [7, 8])
     materialised = [op for op in ops if isinstance(op, Materialise)]
     assert len(materialised) == 1 and materialised[0].track == 7
     assert sorted((o.track, s) for o, s in materialised[0].terms) == [(0, 1), (1, 1)]
@@ -102,6 +102,3 @@ def test_a_shared_pair_is_computed_once_and_used_by_each_channel():
             if isinstance(op, Accumulate)]
     assert uses == [[(7, 1)], [(2, 1), (7, 1)], [(2, 1), (7, -1)]]
 
-
-def _linear(weights):
-    return Layer("linear", np.asarray(weights, np.int8))

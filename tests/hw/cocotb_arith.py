@@ -8,7 +8,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb_common import bench_params, bench_rng, clock_and_reset
 from hw_models import arith_cycles, random_arith
 
-FIELDS = ("sub", "dest", "src", "bits", "width")
+FIELDS = ("mode", "dest", "src", "bits", "width")
 
 
 @cocotb.test()
@@ -20,7 +20,8 @@ async def random_instructions(dut):
         instr = random_arith(rng, params)
         await FallingEdge(dut.clk)
         for name in FIELDS:
-            getattr(dut, name).value = int(getattr(instr, name))
+            value = getattr(instr, name)
+            getattr(dut, name).value = value.value if name == "mode" else value
         dut.run.value = 1
         got = []
         while True:

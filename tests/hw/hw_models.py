@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtmap.isa import (
+    ArithMode,
     Combine,
     ErrorCode,
     Instr,
@@ -21,6 +22,7 @@ from rtmap.isa import (
     Slot,
     decode,
     encode,
+    field_offsets,
     illegal_reason,
     instruction_layout,
     micro_steps,
@@ -229,26 +231,36 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
 
 def arith(array: ArrayModel, ins: Instr, tags: np.ndarray, counters: dict,
           shift_latency: int) -> int:
-    """An add/sub as values (docs/ISA.md): dest = dest +- src mod 2**width, f0 = the carry
-    (borrow) out, tags = the rows the last LUT pass matched. Updates ``tags`` in place and
-    the counters; returns the cycles."""
+    """An add/sub/mov as values (docs/ISA.md): dest = dest + src, dest - src or src, mod
+    2**width; f0 = the carry (borrow) out, 0 after a mov; tags = the rows the last LUT pass
+    matched. Updates ``tags`` in place and the counters; returns the cycles."""
     lo, width, bits = array.port, ins.width, ins.bits
     weights = 1 << np.arange(width, dtype=np.int64)
     b = (array.bits[lo:lo + width, :, ins.dest].T * weights).sum(axis=1)
     a = (array.bits[lo:lo + bits, :, ins.src].T * weights[:bits]).sum(axis=1)
     top = 1 << (width - 1)
-    if ins.sub:
-        carry_out, carry_in = b < a, b % top < a % top
-    else:
-        carry_out, carry_in = (b + a) >= 1 << width, (b % top + a % top) >= top
-    # The last pass at the top domain: add (C, B, A) = (1, 1, 0), sub (1, 0, 0); above the
-    # source's bits A is 0 and the carry passes end with (C, B) = (1, 1), borrow (1, 0).
     b_top, a_top = (b >> (width - 1)) & 1, (a >> (width - 1)) & 1
-    tags[:] = carry_in & (b_top == (0 if ins.sub else 1)) & (a_top == 0)
-    result = (b - a if ins.sub else b + a) % (1 << width)
+    if ins.mode is ArithMode.MOV:
+        # The last pass at the top domain: (C, B, A) = (0, 1, 0), or above the source's bits
+        # (where A is 0) (C, B) = (0, 1).
+        tags[:] = (b_top == 1) & (a_top == 0)
+        result, carry_out = a, np.zeros_like(a, bool)
+        full_passes, tail_passes = 2, 1
+    else:
+        sub = ins.mode is ArithMode.SUB
+        if sub:
+            carry_out, carry_in = b < a, b % top < a % top
+        else:
+            carry_out, carry_in = (b + a) >= 1 << width, (b % top + a % top) >= top
+        # The last pass at the top domain: add (C, B, A) = (1, 1, 0), sub (1, 0, 0); above
+        # the source's bits A is 0 and the carry passes end with (C, B) = (1, 1), borrow
+        # (1, 0).
+        tags[:] = carry_in & (b_top == (0 if sub else 1)) & (a_top == 0)
+        result = (b - a if sub else b + a) % (1 << width)
+        full_passes, tail_passes = 4, 2
     array.bits[lo:lo + width, :, ins.dest] = (result[None, :] >> np.arange(width)[:, None]) & 1
     array.flags[:, 0] = carry_out
-    passes = 1 + 4 * bits + 2 * (width - bits)
+    passes = 1 + full_passes * bits + tail_passes * (width - bits)
     counters["searches"] += passes
     counters["writes"] += passes
     counters["shifts"] += 2 * (width - 1)
@@ -313,10 +325,10 @@ def dump_program(params: MachineParams, port: int) -> list[Instr]:
 
 def random_arith(rng: np.random.Generator, params: MachineParams,
                  room: int | None = None) -> Instr:
-    """A legal add/sub (needs 2 tracks) at most ``room`` domains wide (default: D)."""
+    """A legal add/sub/mov (needs 2 tracks) at most ``room`` domains wide (default: D)."""
     dest, src = (int(t) for t in rng.choice(params.tracks, 2, replace=False))
     width = int(rng.integers(1, (params.domains if room is None else room) + 1))
-    return Instr(Opcode.ARITH, sub=bool(rng.integers(0, 2)), dest=dest, src=src,
+    return Instr(Opcode.ARITH, mode=list(ArithMode)[rng.integers(0, 3)], dest=dest, src=src,
                  bits=int(rng.integers(1, width + 1)), width=width)
 
 
@@ -443,14 +455,23 @@ def random_fault(rng: np.random.Generator, params: MachineParams) -> int:
         return encode(shift(int(rng.integers(1, 1 << ib))), params)
     if choice == 5 and params.tracks > 1:  # add/sub wider than the domains above the port
         return encode(op(Opcode.ARITH, dest=0, src=1, bits=1, width=params.domains), params)
-    if choice == 6:  # add/sub of a track into itself, or of no bits
-        arith_ = {"dest": 0, "src": 0, "bits": 1, "width": 1} if rng.random() < 0.5 else \
+    if choice == 6:  # add/sub of a track into itself, of no bits, or of the unknown mode 3
+        which = rng.random()
+        if which < 1 / 3 and params.tracks > 1:
+            return arith_mode_3(params)
+        arith_ = {"dest": 0, "src": 0, "bits": 1, "width": 1} if which < 2 / 3 else \
             {"dest": 0, "src": 1, "bits": 0, "width": 1}
         return instruction_layout(params).const(
             {"opcode": Opcode.ARITH, "payload": {"arith": arith_}}).as_bits()
     if choice == 4:
         return encode(op(Opcode.SETROW, row=int(rng.integers(params.rows, 1 << ib))), params)
     return encode(op(Opcode.ENDL), params)
+
+
+def arith_mode_3(params: MachineParams) -> int:
+    """``add t0 t1 1/1`` with its mode field set to the unused value 3."""
+    offset, _ = field_offsets(params)["payload.arith.mode"]
+    return encode(op(Opcode.ARITH, dest=0, src=1, bits=1, width=1), params) | 3 << offset
 
 
 def add_sub_program(params, a, b, bits, subtract=False):
@@ -510,6 +531,8 @@ def error_cases(params: MachineParams) -> dict[str, tuple[list[int], ErrorCode, 
             {"opcode": Opcode.ARITH, "payload": {"arith": {
                 "dest": 1, "src": 1, "bits": 1, "width": 1}}}).as_bits()],
             ErrorCode.ILLEGAL, {"cycles": 1, "searches": 1})
+        cases["arith_mode"] = (enc(params, search()) + [arith_mode_3(params)],
+                               ErrorCode.ILLEGAL, {"cycles": 1, "searches": 1})
     return cases | {
         "illegal_zero": ([0], ErrorCode.ILLEGAL, {}),
         "illegal_after_search": (enc(params, search()) + [15], ErrorCode.ILLEGAL,

@@ -437,8 +437,8 @@ def test_arith_sequencer_issues_the_micro_steps(params):
 
     async def bench(ctx):
         for instr in instrs:
-            for name in ("sub", "dest", "src", "bits", "width"):
-                ctx.set(getattr(dut, name), int(getattr(instr, name)))
+            for name in ("mode", "dest", "src", "bits", "width"):
+                ctx.set(getattr(dut, name), getattr(instr, name))
             ctx.set(dut.run, 1)
             got = []
             assert ctx.get(dut.first)

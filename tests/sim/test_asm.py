@@ -8,6 +8,7 @@ from hw_models import random_arith
 from rtmap.asm import assemble, disassemble, format_instr, parse_line
 from rtmap.errors import RtmapError
 from rtmap.isa import (
+    ArithMode,
     Combine,
     Instr,
     Opcode,
@@ -113,12 +114,16 @@ def test_every_mnemonic_assembles_as_documented():
     assert decode(words[22], params).op is Opcode.HALT
 
 
-def test_add_and_sub_assemble_as_documented():
+def test_add_sub_mov_assemble_as_documented():
     params = MachineParams(rows=8, tracks=4, domains=8)
-    add, sub = assemble("add t3 t0 4/8\nSUB t1 t2 1/1", params)
+    add, sub, mov = assemble("add t3 t0 4/8\nSUB t1 t2 1/1\nmov t0 t3 2/5", params)
     assert decode(add, params) == Instr(Opcode.ARITH, dest=3, src=0, bits=4, width=8)
-    assert decode(sub, params) == Instr(Opcode.ARITH, sub=True, dest=1, src=2, bits=1, width=1)
+    assert decode(sub, params) == Instr(Opcode.ARITH, mode=ArithMode.SUB, dest=1, src=2, bits=1,
+                                        width=1)
+    assert decode(mov, params) == Instr(Opcode.ARITH, mode=ArithMode.MOV, dest=0, src=3, bits=2,
+                                        width=5)
     assert disassemble([add], params).split("  ")[-1] == "add t3 t0 4/8"
+    assert disassemble([mov], params).split("  ")[-1] == "mov t0 t3 2/5"
 
 
 PARAMS = MachineParams(rows=8, tracks=32, domains=16)

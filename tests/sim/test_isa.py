@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 from test_asm import SIZES, random_instr
 
-from rtmap.isa import Opcode, decode, encode, instruction_bits, instruction_layout
+from rtmap.isa import (
+    ArithMode,
+    Instr,
+    Opcode,
+    arith,
+    decode,
+    encode,
+    instruction_bits,
+    instruction_layout,
+)
 
 
 def layout_const(instr, params):
@@ -26,7 +35,7 @@ def layout_const(instr, params):
                                      else instr.last}},
         Opcode.READ: lambda: {"io": {"advance": int(instr.advance)}},
         Opcode.LOOP: lambda: {"loop": {"count": instr.count}},
-        Opcode.ARITH: lambda: {"arith": {"sub": int(instr.sub), "dest": instr.dest,
+        Opcode.ARITH: lambda: {"arith": {"mode": instr.mode, "dest": instr.dest,
                                          "src": instr.src, "bits": instr.bits,
                                          "width": instr.width}},
     }.get(op, lambda: {"io": {"advance": 0}})()
@@ -44,3 +53,11 @@ def test_fast_encoding_equals_the_amaranth_layout(params):
         view = instruction_layout(params).from_bits(word)
         assert view.opcode == instr.op
         assert decode(word, params) == instr
+
+
+def test_fast_arith_constructor_equals_the_dataclass():
+    for mode in ArithMode:
+        fast = arith(mode, 3, 5, 2, 7)
+        slow = Instr(Opcode.ARITH, mode=mode, dest=3, src=5, bits=2, width=7)
+        assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert arith(ArithMode.ADD, 3, 5, 2, 7) != arith(ArithMode.SUB, 3, 5, 2, 7)

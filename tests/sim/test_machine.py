@@ -14,7 +14,7 @@ from hw_models import (
 
 from rtmap.asm import assemble
 from rtmap.errors import RtmapError
-from rtmap.isa import ErrorCode, Instr, Opcode, encode, instruction_bits, micro_steps
+from rtmap.isa import ArithMode, ErrorCode, Instr, Opcode, encode, instruction_bits, micro_steps
 from rtmap.params import MachineParams
 from rtmap.sim.machine import Machine
 
@@ -69,16 +69,17 @@ def test_multi_bit_add_and_subtract_wrap_like_numpy(seed, subtract):
     assert result.counters == add_sub_counters(params, bits)
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_add_and_sub_instructions_equal_numpy_and_their_micro_steps(seed):
-    """An ``add``/``sub`` leaves exactly what its micro steps, run as instructions, leave
+@pytest.mark.parametrize("seed", range(9))
+def test_add_sub_mov_instructions_equal_numpy_and_their_micro_steps(seed):
+    """An ``add``/``sub``/``mov`` leaves exactly what its micro steps, run as instructions, leave
     (array, flags, tags, counters); its values are numpy's modulo 2**width."""
     rng = np.random.default_rng(seed)
     params = MachineParams(rows=int(rng.integers(1, 30)), tracks=int(rng.integers(2, 6)),
                            domains=int(rng.integers(1, 12)), shift_latency=int(rng.integers(1, 4)))
     width = int(rng.integers(1, params.domains + 1))
     port = int(rng.integers(0, params.domains - width + 1))
-    instr = Instr(Opcode.ARITH, sub=bool(seed % 2), dest=int(rng.integers(1, params.tracks)),
+    mode = list(ArithMode)[seed % 3]
+    instr = Instr(Opcode.ARITH, mode=mode, dest=int(rng.integers(1, params.tracks)),
                   src=0, bits=int(rng.integers(1, width + 1)), width=width)
     bits = rng.integers(0, 2, (params.rows, params.tracks, params.domains))
     flags = rng.integers(0, 2, (params.rows, 2))
@@ -100,7 +101,8 @@ def test_add_and_sub_instructions_equal_numpy_and_their_micro_steps(seed):
     a = (bits[:, 0, port:port + instr.bits] * weights[:instr.bits]).sum(axis=1)
     result = np.array([macro.read_value(r, instr.dest, params.domains) >> port
                        for r in range(params.rows)]) % (1 << width)
-    np.testing.assert_array_equal(result, (b - a if instr.sub else b + a) % (1 << width))
+    expected = {ArithMode.ADD: b + a, ArithMode.SUB: b - a, ArithMode.MOV: a}[mode]
+    np.testing.assert_array_equal(result, expected % (1 << width))
 
 
 SIZES = [
