@@ -16,12 +16,16 @@ from .ir import ChannelSum
 def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, int]:
     """The counters of one run of ``code`` (assumed well formed: loops closed, ends in halt)."""
     arith = [0] * len(COUNTERS)  # the commonest instruction's counters, summed apart
+    seen: dict[tuple[int, int, int], tuple[int, ...]] = {}  # its counters by shape
     counts = dict.fromkeys(COUNTERS, 0)
     times = [1]  # executions of the current loop body, innermost last
     for instr in code:
         if instr.op is Opcode.ARITH:
             n = times[-1]
-            for index, value in enumerate(arith_counter_values(instr, params)):
+            key = (instr.mode._value_, instr.bits, instr.width)  # enums hash slowly
+            if key not in seen:
+                seen[key] = arith_counter_values(instr, params)
+            for index, value in enumerate(seen[key]):
                 arith[index] += n * value
             continue
         if instr.op is Opcode.LOOP:
@@ -59,8 +63,10 @@ def activation_words(code: Sequence[Instr]) -> dict[str, int]:
     return moved
 
 
-def naive_counts(sums: Sequence[ChannelSum]) -> dict[str, int]:
+def naive_counts(sums: Sequence[ChannelSum], kind: str = "conv2d") -> dict[str, int]:
     """``add_naive``: two-operand adds/subtracts of the folded sums, n terms costing n - 1 (a
-    copy or a negation is not an add); ``terms``: the non-zero weights."""
-    return {"add_naive": sum(max(len(s.terms) - 1, 0) for s in sums),
+    copy or a negation is not an add); ``terms``: the non-zero weights (a max-pool's window
+    inputs, which it compares instead of adding: no adds)."""
+    naive = sum(max(len(s.terms) - 1, 0) for s in sums)
+    return {"add_naive": 0 if kind == "maxpool" else naive,
             "terms": sum(len(s.terms) for s in sums)}

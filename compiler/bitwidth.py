@@ -21,7 +21,10 @@ def accumulator_range(channel: ChannelSum, in_bits: int) -> tuple[int, int]:
     return -negative * top, positive * top
 
 
-def accumulator_bits(channel: ChannelSum, in_bits: int) -> int:
+def accumulator_bits(channel: ChannelSum, in_bits: int, kind: str = "conv2d") -> int:
+    """Bits of the value a channel builds: a max-pool's is one of its inputs (unsigned)."""
+    if kind == "maxpool":
+        return in_bits
     return signed_bits(*accumulator_range(channel, in_bits))
 
 

@@ -234,16 +234,12 @@ def greedy(items, signs, held, negative, uses, variables, channels, pool, batch,
         if level < 2:
             break
         # Take this level's pairs out of the pool (counts only fall: the pool keeps the rest).
-        pairs = np.empty((64, 3), np.int64)
-        count = kept = 0
-        for i in range(pooled):
-            if pool[i, 3] == level:
-                pairs = _append(pairs, count, pool[i:i + 1, :3])
-                count += 1
-            else:
-                pool[kept] = pool[i]
-                kept += 1
-        pooled = kept
+        taken = pool[:pooled, 3] == level
+        pairs = pool[:pooled][taken][:, :3].copy()
+        count = len(pairs)
+        rest = pool[:pooled][~taken]
+        pooled = len(rest)
+        pool[:pooled] = rest
         check = np.ones(count, np.bool_)  # a pooled count may have fallen since
         rank = np.empty(len(pairs))  # each pair's tie-break, kept current as uses change
         for i in range(count):

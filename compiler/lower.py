@@ -42,6 +42,7 @@ class Builder:
         self.code: list[Instr] = []
         self.adds = 0  # two-operand adds/subtracts emitted so far
         self.temporaries = 0
+        self.maxima = 0  # two-operand maxima (max-pool)
 
     def flag(self, index: int) -> int:
         return self.params.tracks + index
@@ -96,8 +97,9 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
                 params: MachineParams, rounds: int | None = None
                 ) -> tuple[list[Instr], dict[str, int]]:
     """The program, and its operation counts: ``add`` (two-operand adds/subtracts after CSE;
-    a copy or negation is not one) and ``temporaries`` (values computed once and shared).
-    ``rounds``: CSE improvement rounds per block (default: a budget per layer)."""
+    a copy or negation is not one), ``temporaries`` (values computed once and shared) and
+    ``max`` (a max-pool's two-operand maxima). ``rounds``: CSE improvement rounds per block
+    (default: a budget per layer)."""
     b = Builder(params)
     blocks = len(plan.groups) * (len(plan.tiles) if plan.reloads else 1)
     if rounds is None and blocks > IMPROVE_MAX_BLOCKS:
@@ -111,19 +113,31 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
         for group in plan.groups:
             ops = schedule_group(weights[[c.channel for c in group.channels]],
                                  [c.acc_bits for c in group.channels], plan.in_bits,
-                                 free_tracks(b.params, plan.inputs, group),
-                                 rounds=rounds, share=1 / blocks)
+                                 cse_tracks(b.params, plan, group), rounds=rounds,
+                                 share=1 / blocks)
             for op in ops:
                 if isinstance(op, Materialise):
                     materialise(b, op)
                     continue
                 channel = group.channels[op.position]
+                if plan.kind == "maxpool":
+                    b.maxima += maximum(b, channel.acc_track, channel.acc_bits, op.terms)
+                    continue
                 b.adds += accumulate(b, channel.acc_track, channel.acc_bits, op.terms)
                 if thresholds is not None:
                     requantise(b, channel, thresholds[channel.channel])
             read_out(b, plan, group)
     b.code.append(Instr(Opcode.HALT))
-    return b.code, {"add": b.adds, "temporaries": b.temporaries}
+    return b.code, {"add": b.adds, "temporaries": b.temporaries, "max": b.maxima}
+
+
+def cse_tracks(params: MachineParams, plan: LayerPlan, group: GroupPlan,
+               inputs: int | None = None) -> list[int]:
+    """Tracks for the CSE temporaries of a group: none for a max-pool (a maximum shares
+    nothing), else the free ones."""
+    if plan.kind == "maxpool":
+        return []
+    return free_tracks(params, plan.inputs if inputs is None else inputs, group)
 
 
 def free_tracks(params: MachineParams, inputs: int, group: GroupPlan) -> list[int]:
@@ -164,13 +178,17 @@ def lower_tiled_group(b: Builder, plan: LayerPlan, group: GroupPlan, weights: np
     for first, count in plan.tiles:
         load_tile(b, plan, count, masked=True)
         ops = schedule_group(rows[:, first:first + count], [c.acc_bits for c in group.channels],
-                             plan.in_bits, free_tracks(b.params, count, group),
+                             plan.in_bits, cse_tracks(b.params, plan, group, count),
                              rounds=rounds, share=share)
         for op in ops:
             if isinstance(op, Materialise):
                 materialise(b, op)
                 continue
             channel = group.channels[op.position]
+            if plan.kind == "maxpool":  # the zeroed start is below every input
+                b.maxima += len(op.terms)
+                max_terms(b, channel.acc_track, channel.acc_bits, op.terms)
+                continue
             add_terms(b, channel.acc_track, channel.acc_bits, op.terms)
             added[op.position] += len(op.terms)
     b.adds += sum(max(n - 1, 0) for n in added)  # adding into the zeroed start is a copy
@@ -204,6 +222,31 @@ def add_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand])
     for operand, sign in terms:
         code.append(arith(ArithMode.SUB if sign < 0 else ArithMode.ADD, dest, operand.track,
                           _operand_bits(operand, width), width))
+
+
+def maximum(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> int:
+    """``dest`` = the largest of the (unsigned) terms: a copy of the first, then one
+    two-operand maximum per other term. Returns the maxima it cost."""
+    first, rest = terms[0], terms[1:]
+    b.code.append(arith(ArithMode.MOV, dest, first[0].track, _operand_bits(first[0], width),
+                        width))
+    max_terms(b, dest, width, rest)
+    return len(rest)
+
+
+def max_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> None:
+    """``dest`` = max(dest, each term), unsigned over ``width`` bits: the borrow of dest -
+    term (carry flag) says where the term is larger, and there the term is copied in."""
+    carry = b.flag(CARRY)
+    clear = (b.search(), b.write((carry, 0)))
+    for operand, _ in terms:
+        src = operand.track
+        borrow = (b.search((carry, 0), (dest, 0), (src, 1)), b.write((carry, 1)),
+                  b.search((carry, 1), (dest, 1), (src, 0)), b.write((carry, 0)))
+        b.walk([Segment(width, borrow, clear)])
+        copy = (b.search((carry, 1), (src, 1)), b.write((dest, 1)),
+                b.search((carry, 1), (src, 0)), b.write((dest, 0)))
+        b.walk([Segment(width, copy)])
 
 
 def _operand_bits(operand: Operand, width: int) -> int:

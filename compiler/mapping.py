@@ -64,7 +64,7 @@ def plan_layer(layer: Layer, sums: list[ChannelSum], params: MachineParams,
                          f"has tracks={params.tracks}")
     naive = sorted(options, key=lambda o: _estimated_cycles(o[0], o[1], layer, sums, rows, 1.0))
     candidates = list(dict.fromkeys(naive[:_CANDIDATES] + _spare_options(layer, params)))
-    widths = [accumulator_bits(s, layer.in_bits) for s in sums]
+    widths = [accumulator_bits(s, layer.in_bits, layer.kind) for s in sums]
     plans = [_plan(option, layer, sums, widths, rows) for option in candidates]
     if sum(len(s.terms) for s in sums) <= EXACT_CHOICE_TERMS:
         def cost(plan: LayerPlan) -> float:
@@ -111,7 +111,7 @@ def _check_widths(layer: Layer, sums: list[ChannelSum], params: MachineParams) -
         raise RtmapError(f"in_bits={layer.in_bits} needs more domains than "
                          f"domains={params.domains}")
     for s in sums:
-        bits = accumulator_bits(s, layer.in_bits)
+        bits = accumulator_bits(s, layer.in_bits, layer.kind)
         if bits > params.domains:
             raise RtmapError(
                 f"output channel {s.channel} needs a {bits}-bit accumulator ({len(s.terms)} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import RtmapError
-from ..isa import Instr, encode
+from ..isa import Instr, encode_program
 from ..params import MachineParams
 from ..program import Program
 from ..sim.layer import Layer
@@ -31,15 +31,17 @@ def compile_layer(layer: Layer, params: MachineParams,
     sums = fold_weights(layer)
     plan = plan_layer(layer, sums, params, active_rows)
     code, counts = lower_layer(plan, sums, layer.thresholds, params)
-    words = [encode(instr, params) for instr in code]
+    words = encode_program(code, params)
     if len(words) > params.program_depth:
         raise RtmapError(f"program needs {len(words)} words but program_depth="
                          f"{params.program_depth}")
     meta = {
-        "layer": {"kind": layer.kind, "weights_shape": list(layer.weights.shape),
+        "layer": {"kind": layer.kind,
+                  "weights_shape": None if layer.kind == "maxpool" else list(layer.weights.shape),
+                  "pool": layer.pool, "channels": layer.channels,
                   "stride": layer.stride, "padding": layer.padding, "in_bits": layer.in_bits,
                   "levels": None if layer.thresholds is None else int(layer.thresholds.shape[1])},
-        "ops": {**naive_counts(sums), **counts},
+        "ops": {**naive_counts(sums, layer.kind), **counts},
         "stats": program_counts(code, params),
         "plan": plan.as_dict(),
     }

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,10 +27,10 @@ from .bitwidth import signed_bits
 from .cse import eliminate_matrix
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(NamedTuple):
     """A value in ``track``: an input (unsigned, ``bits`` wide) or a temporary (signed, at
-    least as wide as anything it is added into)."""
+    least as wide as anything it is added into). A named tuple: schedules of large layers
+    hold millions."""
 
     track: int
     bits: int

@@ -62,7 +62,8 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     print(f"wrote {hex_path} ({len(compiled.program.words)} words) and {json_path}")
     print(f"per run of {compiled.plan.active_rows} rows: " +
           " ".join(f"{k}={v}" for k, v in stats.items()) +
-          f" adds={ops['add']} (folded {ops['add_naive']})")
+          (f" maxima={ops['max']}" if ops["max"] else
+           f" adds={ops['add']} (folded {ops['add_naive']})"))
     if args.report:
         from .compiler.report import format_report, layer_report
 
@@ -97,8 +98,10 @@ def _cmd_random(args: argparse.Namespace) -> None:
 
     if not 0.0 <= args.zero_fraction <= 1.0:
         raise RtmapError(f"--zero-fraction {args.zero_fraction} is outside 0..1")
-    if args.kind == "linear" and (args.stride, args.padding) != (1, 0):
-        raise RtmapError("--stride and --padding apply to --kind conv2d only")
+    if args.kind in ("linear", "add") and (args.stride, args.padding) != (1, 0):
+        raise RtmapError("--stride and --padding apply to --kind conv2d and maxpool only")
+    if args.kind == "maxpool" and args.levels:
+        raise RtmapError("--levels does not apply to --kind maxpool (its outputs are inputs)")
     rng = np.random.default_rng(args.seed)
     layer = random_layer(rng, kind=args.kind, out_channels=args.out_channels,
                          in_channels=args.in_channels, kernel=tuple(args.kernel),
@@ -107,8 +110,14 @@ def _cmd_random(args: argparse.Namespace) -> None:
     out = Path(args.layer)
     _make_dir(out.parent)
     save_layer(layer, out)
-    print(f"wrote {out}: {layer.kind} weights {tuple(layer.weights.shape)}, in_bits="
-          f"{layer.in_bits}" + (f", {args.levels} threshold levels" if args.levels else ""))
+    if layer.kind == "maxpool":
+        what = f"{layer.pool[0]}x{layer.pool[1]} window over {layer.channels} channels"
+    elif layer.kind == "add":
+        what = f"{layer.channels} + {layer.channels} channels"
+    else:
+        what = f"weights {tuple(layer.weights.shape)}"
+    print(f"wrote {out}: {layer.kind} {what}, in_bits={layer.in_bits}"
+          + (f", {args.levels} threshold levels" if args.levels else ""))
     if args.input:
         x = random_input(rng, layer, batch=args.batch, height=args.height, width=args.width)
         _make_dir(Path(args.input).parent)
@@ -173,10 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("random", help="write a random ternary layer (and an input) to try things")
     p.add_argument("layer", metavar="LAYER.npz")
-    p.add_argument("--kind", choices=("linear", "conv2d"), default="linear")
-    p.add_argument("--out-channels", type=_positive, default=8, metavar="K")
-    p.add_argument("--in-channels", type=_positive, default=8, metavar="C")
-    p.add_argument("--kernel", type=_positive, nargs=2, default=(3, 3), metavar=("KH", "KW"))
+    p.add_argument("--kind", choices=("linear", "conv2d", "maxpool", "add"), default="linear")
+    p.add_argument("--out-channels", type=_positive, default=8, metavar="K",
+                   help="output channels (add: the channels of each of its two inputs)")
+    p.add_argument("--in-channels", type=_positive, default=8, metavar="C",
+                   help="input channels (maxpool: its channels)")
+    p.add_argument("--kernel", type=_positive, nargs=2, default=(3, 3), metavar=("KH", "KW"),
+                   help="conv2d kernel or maxpool window")
     p.add_argument("--stride", type=_positive, default=1)
     p.add_argument("--padding", type=int, default=0)
     p.add_argument("--in-bits", type=_positive, default=4)

@@ -99,7 +99,7 @@ def decode_outputs(plan: LayerPlan, words: list[int], tracks: int) -> np.ndarray
         for ch in group.channels:
             weights = 1 << np.arange(ch.out_bits, dtype=np.int64)
             value = (block[:ch.out_bits, :, ch.track].T.astype(np.int64) * weights).sum(axis=1)
-            if not plan.thresholded:  # two's complement accumulator
+            if not plan.thresholded and plan.kind != "maxpool":  # two's complement sum
                 value = np.where(value >> (ch.out_bits - 1) & 1, value - (1 << ch.out_bits), value)
             out[:, ch.channel] = value
     return out

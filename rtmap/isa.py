@@ -8,6 +8,7 @@ Legality (:func:`illegal_reason`) and cost (:func:`cycles_of`) are defined here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -150,8 +151,9 @@ def field_offsets(params: MachineParams) -> dict[str, tuple[int, int]]:
     return fields
 
 
+@cache
 def instruction_bits(params: MachineParams) -> int:
-    return instruction_layout(params).size
+    return instruction_layout(params).size  # a layout's size is recomputed on every access
 
 
 def hex_digits(params: MachineParams) -> int:
@@ -241,6 +243,25 @@ def _slot_values(kind: str, slots: tuple[Slot, ...]) -> dict[str, int]:
     return values
 
 
+def encode_program(code: Sequence[Instr], params: MachineParams) -> list[int]:
+    """``[encode(instr, params) for instr in code]``, with the commonest instruction's
+    legality check and packing inline (compiled layers run to millions of words)."""
+    mode_at, dest_at, src_at, bits_at, width_at = _arith_offsets(params)
+    tracks, domains = params.tracks, params.domains
+    words = []
+    for instr in code:
+        if instr.op is not Opcode.ARITH:
+            words.append(_encode_cached(instr, params))
+            continue
+        dest, src, bits, width = instr.dest, instr.src, instr.bits, instr.width
+        if not (0 <= dest < tracks and 0 <= src < tracks and dest != src
+                and 1 <= bits <= width <= domains):
+            raise RtmapError(_arith_reason(dest, src, bits, width, params))
+        words.append(_ARITH_OPCODE | instr.mode._value_ << mode_at | dest << dest_at
+                     | src << src_at | bits << bits_at | width << width_at)
+    return words
+
+
 def encode(instr: Instr, params: MachineParams) -> int:
     """The program word for ``instr``; raises RtmapError for anything illegal."""
     if instr.op is Opcode.ARITH:  # mostly distinct words: packed directly, not cached
@@ -248,15 +269,15 @@ def encode(instr: Instr, params: MachineParams) -> int:
         if reason:
             raise RtmapError(reason)
         offsets = _arith_offsets(params)
-        return (_ARITH_OPCODE | _MODE_VALUES[instr.mode] << offsets[0] | instr.dest << offsets[1]
+        return (_ARITH_OPCODE | instr.mode._value_ << offsets[0] | instr.dest << offsets[1]
                 | instr.src << offsets[2] | instr.bits << offsets[3]
                 | instr.width << offsets[4])
     return _encode_cached(instr, params)
 
 
-# Enum ``.value`` is a property: looked up once here, not per encoded word.
+# Enum ``.value`` is a property (and an enum hashes in Python): per encoded word these read
+# the plain ``_value_`` attribute instead.
 _ARITH_OPCODE = Opcode.ARITH.value
-_MODE_VALUES = {mode: mode.value for mode in ArithMode}
 
 
 @cache
@@ -398,17 +419,26 @@ def micro_steps(instr: Instr, params: MachineParams) -> tuple[Instr, ...]:
     carry/borrow or clearing passes above), stepping up one domain between them, then return
     the port. Its cycles, counters and effects are exactly those of these instructions."""
     carry = params.tracks  # flag f0
+
+    def passes(table, columns) -> list[Instr]:
+        """A domain's passes: the same instructions at every domain of a region."""
+        out = []
+        for key, value in table:
+            out.append(Instr(Opcode.SEARCH, slots=tuple(
+                Slot(c, v) for c, v in zip(columns, key, strict=True))))
+            out.append(Instr(Opcode.WRITE, slots=tuple(
+                Slot(c, v) for c, v in zip(columns, value, strict=False))))
+        return out
+
     full, tail = ARITH_PASSES[instr.mode]
+    full = passes(full, (carry, instr.dest, instr.src))
+    tail = passes(tail, (carry, instr.dest))
+    step_up = Instr(Opcode.SHIFT, count=1)
     steps = [Instr(Opcode.SEARCH), Instr(Opcode.WRITE, slots=(Slot(carry, 0),))]
     for domain in range(instr.width):
-        columns = (carry, instr.dest, instr.src) if domain < instr.bits else (carry, instr.dest)
-        for key, value in (full if domain < instr.bits else tail):
-            steps.append(Instr(Opcode.SEARCH, slots=tuple(
-                Slot(c, v) for c, v in zip(columns, key, strict=True))))
-            steps.append(Instr(Opcode.WRITE, slots=tuple(
-                Slot(c, v) for c, v in zip(columns, value, strict=False))))
+        steps += full if domain < instr.bits else tail
         if domain < instr.width - 1:
-            steps.append(Instr(Opcode.SHIFT, count=1))
+            steps.append(step_up)
     if instr.width > 1:
         steps.append(Instr(Opcode.SHIFT, count=instr.width - 1, down=True))
     return tuple(steps)

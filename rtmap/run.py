@@ -12,6 +12,7 @@ from .compiler.pipeline import CompiledLayer, compile_layer
 from .errors import RtmapError
 from .isa import COUNTERS, ErrorCode
 from .params import MachineParams
+from .sim.golden import output_dtype
 from .sim.golden import run_layer as golden_layer
 from .sim.layer import Layer, check_input
 
@@ -65,8 +66,7 @@ def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
                              f"{outcome.pc}")
         per_position.append(host.decode_outputs(compiled.plan, outcome.outputs, params.tracks))
     values = np.concatenate(per_position)[:len(fields)]
-    dtype = np.uint8 if layer.thresholds is not None else np.int32
-    output = host.arrange_outputs(layer, x, values.astype(dtype))
+    output = host.arrange_outputs(layer, x, values.astype(output_dtype(layer)))
     return LayerResult(output, run_stats(compiled, outcomes, len(fields)))
 
 

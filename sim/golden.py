@@ -12,15 +12,31 @@ from .layer import Layer, check_input
 
 
 def accumulate(layer: Layer, x: np.ndarray) -> np.ndarray:
-    """Raw int64 accumulators: conv2d (N, K, OH, OW) or linear (N, K) for a batched ``x``."""
-    weights = layer.weights.astype(np.int64)
+    """Raw int64 values for a batched ``x``: conv2d accumulators (N, K, OH, OW), linear
+    (N, K), a residual add's sums (N, C, H, W) or a max-pool's maxima (N, C, OH, OW)."""
+    x = x.astype(np.int64)
+    if layer.kind == "add":
+        c = layer.out_channels
+        return x[:, :c] + x[:, c:]
     if layer.kind == "linear":
-        return x.astype(np.int64) @ weights.T
+        return x @ layer.weights.astype(np.int64).T
+    windows = _windows(layer, x)  # (N, C, OH, OW, KH, KW)
+    if layer.kind == "maxpool":
+        return windows.max(axis=(4, 5))
+    return np.einsum("nchwij,kcij->nkhw", windows, layer.weights.astype(np.int64))
+
+
+def _windows(layer: Layer, x: np.ndarray) -> np.ndarray:
+    """Every kernel-sized window of the zero-padded ``x``, at the stride."""
     p, s = layer.padding, layer.stride
-    padded = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (p, p), (p, p)))
+    padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, layer.kernel, axis=(2, 3))
-    windows = windows[:, :, ::s, ::s]  # (N, C, OH, OW, KH, KW)
-    return np.einsum("nchwij,kcij->nkhw", windows, weights)
+    return windows[:, :, ::s, ::s]
+
+
+def output_dtype(layer: Layer) -> type:
+    """uint8 for thresholded levels and max-pool maxima, int32 for accumulators and sums."""
+    return np.uint8 if layer.thresholds is not None or layer.kind == "maxpool" else np.int32
 
 
 def apply_thresholds(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -34,10 +50,12 @@ def apply_thresholds(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 def run_layer(layer: Layer, x) -> np.ndarray:
     """The layer's output for ``x`` (batched or not, same batching out): uint8 levels when the
-    layer has thresholds, else int32 accumulators."""
+    layer has thresholds, uint8 maxima for a max-pool, else int32 accumulators (sums)."""
     x = check_input(layer, x)
-    batched = x.ndim == (4 if layer.kind == "conv2d" else 2)
+    batched = x.ndim == (4 if layer.spatial else 2)
     acc = accumulate(layer, x if batched else x[np.newaxis])
-    out = acc.astype(np.int32) if layer.thresholds is None else \
-        apply_thresholds(acc, layer.thresholds)
+    if layer.thresholds is not None:
+        out = apply_thresholds(acc, layer.thresholds)
+    else:
+        out = acc.astype(output_dtype(layer))
     return out if batched else out[0]

@@ -14,10 +14,12 @@ import numpy as np
 
 from ..errors import RtmapError
 
-KINDS = ("conv2d", "linear")
+KINDS = ("conv2d", "linear", "maxpool", "add")
+SPATIAL = ("conv2d", "maxpool", "add")  # inputs (C, H, W) or (N, C, H, W)
 MAX_IN_BITS = 8  # inputs are uint8
 MAX_LEVELS = 255  # thresholded outputs are uint8 values 0..L
-FILE_KEYS = ("kind", "weights", "stride", "padding", "in_bits", "thresholds")
+FILE_KEYS = ("kind", "weights", "stride", "padding", "in_bits", "thresholds", "pool",
+             "channels")
 INT32 = np.iinfo(np.int32)
 
 
@@ -52,31 +54,47 @@ def _scalar(value, name: str, low: int, high: int, where: str) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Layer:
-    """A ternary conv2d or linear layer; validated on construction.
+    """A TWN layer; validated on construction.
 
-    weights:    int8 in {-1, 0, 1}; conv2d (K, C, KH, KW), linear (K, C).
-    stride, padding: conv2d only (zero padding on every side).
+    kind:       conv2d or linear (ternary weights); maxpool, or add (a residual add).
+    weights:    int8 in {-1, 0, 1}; conv2d (K, C, KH, KW), linear (K, C). None for maxpool
+                and add (an add's weights are derived: output c = input c + input C + c).
+    stride, padding: conv2d and maxpool only (zero padding on every side; maxpool inputs
+                are unsigned, so a zero never wins over a real value).
+    pool:       maxpool only: the window (KH, KW); output c = the window's largest input c.
+    channels:   maxpool and add only: C, the output channels (an add takes 2C inputs: two
+                C-channel tensors stacked along the channel axis).
     in_bits:    unsigned input activation width.
     thresholds: optional int32 (K, L), non-decreasing along L; output k is the number of
-                thresholds[k] the accumulator reaches (0..L), else the raw int32 accumulator.
+                thresholds[k] the accumulator (or sum) reaches (0..L), else the raw int32
+                value. Not for maxpool (its outputs are inputs, in_bits wide).
     """
 
     kind: str
-    weights: np.ndarray
+    weights: np.ndarray | None = None
     stride: int = 1
     padding: int = 0
     in_bits: int = 4
     thresholds: np.ndarray | None = None
     source: str = "layer"  # where it came from, for error messages
+    pool: tuple[int, int] | None = None
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         where = self.source
         if self.kind not in KINDS:
             raise RtmapError(f"{where}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
         set_field = object.__setattr__  # frozen: normalise the fields once, here
-        set_field(self, "weights", _check_weights(self.kind, self.weights, where))
+        if self.kind in ("maxpool", "add"):
+            self._check_weightless(where)
+        else:
+            for name in ("pool", "channels"):
+                if getattr(self, name) is not None:
+                    raise RtmapError(f"{where}: {name} applies to maxpool/add layers, not "
+                                     f"{self.kind}")
+            set_field(self, "weights", _check_weights(self.kind, self.weights, where))
         set_field(self, "in_bits", _scalar(self.in_bits, "in_bits", 1, MAX_IN_BITS, where))
-        if self.kind == "conv2d":
+        if self.kind in ("conv2d", "maxpool"):
             set_field(self, "stride", _scalar(self.stride, "stride", 1, 1 << 16, where))
             set_field(self, "padding", _scalar(self.padding, "padding", 0, 1 << 16, where))
         else:
@@ -84,25 +102,55 @@ class Layer:
             padding = _scalar(self.padding, "padding", 0, 1 << 16, where)
             if (stride, padding) != (1, 0):
                 raise RtmapError(f"{where}: stride={stride}, padding={padding} given, but "
-                                 "stride and padding apply to conv2d only")
+                                 "stride and padding apply to conv2d and maxpool only")
             set_field(self, "stride", stride)  # plain ints, whatever the file held
             set_field(self, "padding", padding)
         if self.thresholds is not None:
             set_field(self, "thresholds",
                       _check_thresholds(self.thresholds, self.out_channels, where))
 
+    def _check_weightless(self, where: str) -> None:
+        set_field = object.__setattr__
+        if self.weights is not None:
+            raise RtmapError(f"{where}: {self.kind} layers have no weights")
+        set_field(self, "channels", _scalar(self.channels, "channels", 1, 1 << 16, where))
+        if self.kind == "maxpool":
+            if self.thresholds is not None:
+                raise RtmapError(f"{where}: a maxpool layer takes no thresholds (its outputs "
+                                 "are its inputs)")
+            pool = np.asarray(self.pool if self.pool is not None else ())
+            if pool.shape != (2,) or not np.issubdtype(pool.dtype, np.integer) \
+                    or (pool < 1).any() or (pool > 1 << 8).any():
+                raise RtmapError(f"{where}: maxpool needs pool = (KH, KW), two integers in "
+                                 f"1..256, got {self.pool!r}")
+            set_field(self, "pool", (int(pool[0]), int(pool[1])))
+        else:
+            if self.pool is not None:
+                raise RtmapError(f"{where}: pool applies to maxpool layers, not add")
+            # output c = input c + input C + c: a 1x1 conv with two identity blocks, which is
+            # how the compiler sees it (the golden model adds the two halves directly).
+            eye = np.eye(self.channels, dtype=np.int8)
+            set_field(self, "weights", np.concatenate([eye, eye], axis=1)[:, :, None, None])
+
+    @property
+    def spatial(self) -> bool:
+        """Inputs are (C, H, W) or (N, C, H, W); else (C,) or (N, C)."""
+        return self.kind in SPATIAL
+
     @property
     def out_channels(self) -> int:
-        return self.weights.shape[0]
+        return self.channels if self.kind == "maxpool" else self.weights.shape[0]
 
     @property
     def in_channels(self) -> int:
-        return self.weights.shape[1]
+        return self.channels if self.kind == "maxpool" else self.weights.shape[1]
 
     @property
     def kernel(self) -> tuple[int, int]:
-        """(KH, KW); (1, 1) for linear."""
-        return tuple(self.weights.shape[2:]) if self.kind == "conv2d" else (1, 1)
+        """(KH, KW): the weights' or the pool's; (1, 1) for linear and add."""
+        if self.kind == "maxpool":
+            return self.pool
+        return tuple(self.weights.shape[2:]) if self.kind in ("conv2d", "add") else (1, 1)
 
 
 def _check_weights(kind: str, weights, where: str) -> np.ndarray:
@@ -165,22 +213,28 @@ def load_layer(path) -> Layer:
         raise RtmapError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} "
                          f"{', '.join(repr(k) for k in unknown)}; a layer has "
                          f"{', '.join(FILE_KEYS)}")
-    for key in ("kind", "weights"):
-        if key not in contents:
-            raise RtmapError(f"{where}: missing {key!r}")
+    if "kind" not in contents:
+        raise RtmapError(f"{where}: missing 'kind'")
     kind = contents.pop("kind")
     if kind.ndim != 0 or kind.dtype.kind != "U":
         raise RtmapError(f"{where}: kind must be a string, got {kind!r}")
-    return Layer(str(kind), contents.pop("weights"), source=where, **contents)
+    if str(kind) in ("conv2d", "linear") and "weights" not in contents:
+        raise RtmapError(f"{where}: missing 'weights'")
+    return Layer(str(kind), contents.pop("weights", None), source=where, **contents)
 
 
 def save_layer(layer: Layer, path) -> Path:
     path = Path(path)
     extra = {} if layer.thresholds is None else {"thresholds": layer.thresholds}
+    if layer.kind in ("conv2d", "linear"):
+        extra["weights"] = layer.weights
+    else:  # an add's weights are derived, not stored
+        extra["channels"] = np.array(layer.channels)
+    if layer.kind == "maxpool":
+        extra["pool"] = np.array(layer.pool)
     with open(path, "wb") as f:  # np.savez would append .npz to any other suffix
-        np.savez(f, kind=np.array(layer.kind), weights=layer.weights,
-                 stride=np.array(layer.stride), padding=np.array(layer.padding),
-                 in_bits=np.array(layer.in_bits), **extra)
+        np.savez(f, kind=np.array(layer.kind), stride=np.array(layer.stride),
+                 padding=np.array(layer.padding), in_bits=np.array(layer.in_bits), **extra)
     return path
 
 
@@ -205,7 +259,7 @@ def check_input(layer: Layer, x, where: str = "input") -> np.ndarray:
     array = np.asarray(x)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
         raise RtmapError(f"{where}: input dtype {array.dtype} is not an integer type")
-    shapes = ("(C, H, W) or (N, C, H, W)", (3, 4)) if layer.kind == "conv2d" else \
+    shapes = ("(C, H, W) or (N, C, H, W)", (3, 4)) if layer.spatial else \
         ("(C,) or (N, C)", (1, 2))
     if array.ndim not in shapes[1]:
         raise RtmapError(f"{where}: {layer.kind} input must have shape {shapes[0]}, got shape "
@@ -222,7 +276,7 @@ def check_input(layer: Layer, x, where: str = "input") -> np.ndarray:
         position = tuple(bad[0])
         raise RtmapError(f"{where}: input value {array[position]} at [{_index(position)}] is out "
                          f"of range 0..{high} for in_bits={layer.in_bits}")
-    if layer.kind == "conv2d":
+    if layer.spatial:
         (kh, kw), p = layer.kernel, layer.padding
         h, w = array.shape[-2:]
         if h + 2 * p < kh or w + 2 * p < kw:

@@ -34,6 +34,9 @@ from ..isa import (
 from ..params import COUNTER_BITS, FLAGS, LOOP_DEPTH, MachineParams
 
 _COUNTER_MASK = (1 << COUNTER_BITS) - 1
+# What reads the tracks or moves the port: queued LOADs are applied before these run.
+_TOUCHES_ARRAY = frozenset({Opcode.SEARCH, Opcode.WRITE, Opcode.SHIFT, Opcode.READ,
+                            Opcode.ARITH})
 
 
 @dataclass
@@ -58,6 +61,15 @@ class Machine:
         self._port = 0
         self._rp = 0
         self._decoded: dict[int, Instr | str] = {}
+        # LOADs waiting to be applied together (a run loads a whole column of rows in a row);
+        # every other instruction applies them first. (row, word, first, last) each.
+        self._pending_loads: list[tuple[int, int, int, int]] = []
+        self._pending_rows: set[int] = set()
+        # Every row's READ word at one port, built when a second READ finds the tracks
+        # unchanged; ``_version`` counts changes to the tracks.
+        self._version = 0
+        self._row_words: tuple[tuple[int, int], list[int]] | None = None
+        self._last_read: tuple[int, int] | None = None
 
     # -- running ------------------------------------------------------------------------------
     def run(self, words: Sequence[int], data_in: Iterable[int] = (),
@@ -85,11 +97,14 @@ class Machine:
                 result.error = ErrorCode.ILLEGAL
                 break
             op = instr.op
+            if self._pending_loads and op in _TOUCHES_ARRAY:
+                self._apply_loads()
             fault = self._fault(instr, loops)
             if fault is not ErrorCode.NONE:
                 result.error = fault
                 break
             if max_cycles is not None and counts["cycles"] >= max_cycles:
+                self._apply_loads()
                 raise RtmapError(f"program ran past max_cycles={max_cycles} (pc {pc})")
             counts["cycles"] += cycles_of(instr, p)
             next_pc = pc + 1
@@ -112,6 +127,7 @@ class Machine:
                 counts["io_words"] += 1
             elif op is Opcode.LOAD:
                 if next_input >= len(inputs):
+                    self._apply_loads()
                     raise RtmapError(f"program wants more input words than the host supplied "
                                      f"({len(inputs)} given; LOAD at pc {pc})")
                 last = p.tracks - 1 if instr.last is None else instr.last
@@ -120,7 +136,7 @@ class Machine:
                 counts["io_words"] += 1
                 self._rp += instr.advance
             elif op is Opcode.READ:
-                result.outputs.append(self._read_row(self._rp))
+                result.outputs.append(self._read_word(self._rp))
                 counts["io_words"] += 1
                 self._rp += instr.advance
             elif op is Opcode.LOOP:
@@ -140,6 +156,7 @@ class Machine:
                 result.halted = True
                 break
             pc = next_pc
+        self._apply_loads()
         result.pc = pc
         result.counters = {name: value & _COUNTER_MASK for name, value in counts.items()}
         return result
@@ -184,6 +201,7 @@ class Machine:
     def _set_column(self, col: int, rows: int) -> None:
         if col < self.params.tracks:
             self._tracks[col][self._port] = rows
+            self._version += 1
         else:
             self._flags[col - self.params.tracks] = rows
 
@@ -220,11 +238,58 @@ class Machine:
             self._set_column(slot.col, (bits | tags) if slot.value else (bits & ~tags))
 
     def _load_row(self, row: int, word: int, first: int, last: int) -> None:
-        bit = 1 << row
-        for track in range(first, last + 1):
-            column = self._tracks[track]
-            column[self._port] = (column[self._port] | bit) if word >> track & 1 else \
-                (column[self._port] & ~bit)
+        """Queue a LOAD; ``_apply_loads`` writes the queue (a row loaded twice applies the
+        first load before queueing the second)."""
+        if row in self._pending_rows:
+            self._apply_loads()
+        self._pending_loads.append((row, word, first, last))
+        self._pending_rows.add(row)
+
+    def _apply_loads(self) -> None:
+        """Write the queued LOADs at the port: per track, the rows that get a 1 and those
+        that get a 0, as two bitsets built with numpy."""
+        if not self._pending_loads:
+            return
+        p = self.params
+        loads, self._pending_loads = self._pending_loads, []
+        self._pending_rows.clear()
+        self._version += 1
+        rows = np.array([load[0] for load in loads])
+        nbytes = (p.tracks + 7) // 8
+        raw = np.frombuffer(b"".join(load[1].to_bytes(nbytes, "little") for load in loads),
+                            np.uint8).reshape(len(loads), nbytes)
+        ones = np.unpackbits(raw, axis=1, bitorder="little")[:, :p.tracks].astype(bool)
+        track = np.arange(p.tracks)
+        written = (track >= np.array([load[2] for load in loads])[:, None]) & \
+            (track <= np.array([load[3] for load in loads])[:, None])
+        set_rows = np.zeros((p.tracks, p.rows), bool)
+        clear_rows = np.zeros((p.tracks, p.rows), bool)
+        set_rows[:, rows] = (ones & written).T
+        clear_rows[:, rows] = (~ones & written).T
+        for t in np.flatnonzero(written.any(axis=0)).tolist():
+            column = self._tracks[t]
+            column[self._port] = (column[self._port] & ~_bitset_of(clear_rows[t])) \
+                | _bitset_of(set_rows[t])
+
+    def _read_word(self, row: int) -> int:
+        """What READ pushes for ``row``: straight from the tracks, or from every row's words
+        built at once when the last READ saw the same port and tracks (a READ loop)."""
+        key = (self._port, self._version)
+        if self._row_words is not None and self._row_words[0] == key:
+            return self._row_words[1][row]
+        if self._last_read != key:
+            self._last_read = key
+            return self._read_row(row)
+        p = self.params
+        nbytes = (p.rows + 7) // 8
+        raw = np.frombuffer(b"".join(self._tracks[t][self._port].to_bytes(nbytes, "little")
+                                     for t in range(p.tracks)), np.uint8)
+        bits = np.unpackbits(raw.reshape(p.tracks, nbytes), axis=1,
+                             bitorder="little")[:, :p.rows]  # (T, R)
+        packed = np.packbits(bits.T, axis=1, bitorder="little")  # (R, ceil(T / 8))
+        words = [int.from_bytes(row_bytes.tobytes(), "little") for row_bytes in packed]
+        self._row_words = (key, words)
+        return words[row]
 
     def _query(self, query: int) -> int:
         if query == Query.COUNT.value:
@@ -257,6 +322,7 @@ class Machine:
 
     def write_value(self, row: int, track: int, value: int) -> None:
         """Store ``value`` (two's complement, D bits) in ``track`` of ``row``."""
+        self._version += 1
         bit = 1 << row
         column = self._tracks[track]
         for d in range(self.params.domains):
@@ -277,6 +343,7 @@ class Machine:
         if bits.shape != (p.rows, p.tracks, p.domains):
             raise RtmapError(f"array must have shape {(p.rows, p.tracks, p.domains)}, got "
                              f"{bits.shape}")
+        self._version += 1
         for t in range(p.tracks):
             for d in range(p.domains):
                 self._tracks[t][d] = _bitset(bits[:, t, d])
@@ -294,6 +361,11 @@ class Machine:
 
     def tag_bits(self) -> np.ndarray:
         return _bits_of(self._tags, self.params.rows)
+
+
+def _bitset_of(bits: np.ndarray) -> int:
+    """A boolean vector (row r at index r) as a bitset."""
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
 
 def _bits_of(bitset: int, rows: int) -> np.ndarray:

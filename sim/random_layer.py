@@ -15,23 +15,38 @@ def random_layer(rng: np.random.Generator, kind: str = "linear", out_channels: i
 
     With ``thresholds_levels`` L, each channel gets L sorted thresholds drawn from its
     reachable accumulator range (repeats allowed), so every output level can occur.
+    ``kind="maxpool"``: a ``kernel`` window over ``in_channels`` channels (no weights, no
+    thresholds); ``kind="add"``: a residual add of two ``out_channels``-channel tensors.
     """
+    if kind == "maxpool":
+        return Layer("maxpool", pool=kernel, channels=in_channels, stride=stride,
+                     padding=padding, in_bits=in_bits)
+    if kind == "add":
+        layer = Layer("add", channels=out_channels, in_bits=in_bits)
+        return Layer("add", channels=out_channels, in_bits=in_bits,
+                     thresholds=None if thresholds_levels is None else
+                     _random_thresholds(rng, layer.weights, in_bits, thresholds_levels))
     shape = (out_channels, in_channels, *kernel) if kind == "conv2d" else \
         (out_channels, in_channels)
     signs = rng.choice(np.array([-1, 1], np.int8), size=shape)
     weights = np.where(rng.random(shape) < zero_fraction, 0, signs).astype(np.int8)
     thresholds = None
     if thresholds_levels is not None:
-        flat = weights.reshape(out_channels, -1).astype(np.int64)
-        top = (1 << in_bits) - 1
-        low = -top * (flat < 0).sum(axis=1)
-        high = top * (flat > 0).sum(axis=1)
-        # A little beyond the reachable range on both sides, so levels 0 and L also occur.
-        draws = rng.integers(low - 1, high + 2, size=(thresholds_levels, out_channels))
-        thresholds = np.sort(draws.T, axis=1).astype(np.int32)
+        thresholds = _random_thresholds(rng, weights, in_bits, thresholds_levels)
     conv = kind == "conv2d"
     return Layer(kind, weights, stride=stride if conv else 1, padding=padding if conv else 0,
                  in_bits=in_bits, thresholds=thresholds)
+
+
+def _random_thresholds(rng: np.random.Generator, weights: np.ndarray, in_bits: int,
+                       levels: int) -> np.ndarray:
+    flat = weights.reshape(weights.shape[0], -1).astype(np.int64)
+    top = (1 << in_bits) - 1
+    low = -top * (flat < 0).sum(axis=1)
+    high = top * (flat > 0).sum(axis=1)
+    # A little beyond the reachable range on both sides, so levels 0 and L also occur.
+    draws = rng.integers(low - 1, high + 2, size=(levels, weights.shape[0]))
+    return np.sort(draws.T, axis=1).astype(np.int32)
 
 
 def random_input(rng: np.random.Generator, layer: Layer, batch: int | None = None,
@@ -41,7 +56,7 @@ def random_input(rng: np.random.Generator, layer: Layer, batch: int | None = Non
     conv2d height/width default to the smallest size giving a 3x3 output (at least).
     """
     shape: tuple[int, ...] = (layer.in_channels,)
-    if layer.kind == "conv2d":
+    if layer.spatial:
         (kh, kw), p, s = layer.kernel, layer.padding, layer.stride
         height = height or max(1, kh - 2 * p + 2 * s)
         width = width or max(1, kw - 2 * p + 2 * s)

@@ -28,6 +28,11 @@ CASES = {
     "conv_tiled_thresholds": dict(kind="conv2d", out_channels=4, in_channels=2, kernel=(3, 3),
                                   stride=1, padding=1, in_bits=3, thresholds_levels=2,
                                   batch=None, hw=(3, 3)),
+    # 2 x 9 window inputs + outputs on 12 tracks: the running maxima stream through tiles.
+    "maxpool_tiled": dict(kind="maxpool", in_channels=2, kernel=(3, 3), stride=2, padding=1,
+                          in_bits=4, batch=2, hw=(5, 5)),
+    "residual_add_thresholds": dict(kind="add", out_channels=3, in_bits=4,
+                                    thresholds_levels=15, batch=None, hw=(3, 2)),
 }
 
 

@@ -117,8 +117,36 @@ def test_random_writes_a_layer_and_an_input_that_run(tmp_path, capsys):
     assert np.load(y_path).shape == (2, 3, 3, 4)  # (6+2-3)//2+1 by (5+2-1)//2+1
 
 
+@pytest.mark.parametrize("kind,options,said,out_shape", [
+    ("maxpool", ["--in-channels", "3", "--kernel", "3", "3", "--stride", "2", "--padding", "1"],
+     "maxpool 3x3 window over 3 channels", (3, 3, 3)),
+    ("add", ["--out-channels", "2", "--levels", "3"], "add 2 + 2 channels", (2, 5, 5)),
+])
+def test_random_maxpool_and_add_compile_and_run_on_the_simulator(tmp_path, capsys, kind,
+                                                                  options, said, out_shape):
+    layer_path, x_path = tmp_path / "l.npz", tmp_path / "x.npy"
+    assert main(["random", str(layer_path), "--kind", kind, *options, "--input", str(x_path),
+                 "--height", "5", "--width", "5"]) == 0
+    assert said in capsys.readouterr().out
+    outputs = {}
+    for backend in ("golden", "sim"):
+        y_path = tmp_path / f"y_{backend}.npy"
+        assert main(["run", str(layer_path), "--input", str(x_path), "-o", str(y_path),
+                     "--backend", backend, "--rows", "8", "--tracks", "12",
+                     "--domains", "8"]) == 0
+        outputs[backend] = np.load(y_path)
+    assert outputs["sim"].shape == out_shape and outputs["sim"].dtype == np.uint8
+    np.testing.assert_array_equal(outputs["sim"], outputs["golden"])
+    assert main(["compile", str(layer_path), "-o", str(tmp_path / "p"), "--rows", "8",
+                 "--tracks", "12", "--domains", "8", "--report"]) == 0
+    printed = capsys.readouterr().out
+    assert ("maxima=" in printed) == (kind == "maxpool")
+
+
 @pytest.mark.parametrize("args,message", [
-    (["--stride", "2"], "--stride and --padding apply to --kind conv2d only"),
+    (["--stride", "2"], "--stride and --padding apply to --kind conv2d and maxpool only"),
+    (["--kind", "add", "--padding", "1"], "--stride and --padding apply to --kind conv2d"),
+    (["--kind", "maxpool", "--levels", "3"], "--levels does not apply to --kind maxpool"),
     (["--in-bits", "9"], "in_bits=9 is out of range 1..8"),
     (["--out-channels", "0"], "argument --out-channels: '0' is not a positive integer"),
     (["--zero-fraction", "1.5"], "--zero-fraction 1.5 is outside 0..1"),

@@ -74,6 +74,10 @@ SHAPES = [
     ("conv2d", 3, 1, (3, 3), 2, 0, 4, 15, 2, (7, 7)),
     ("conv2d", 5, 3, (1, 1), 1, 0, 2, 7, None, (4, 3)),
     ("conv2d", 2, 2, (2, 3), 3, 2, 5, None, 1, (6, 5)),
+    ("maxpool", None, 3, (3, 3), 2, 1, 4, None, 2, (7, 6)),
+    ("maxpool", None, 4, (2, 2), 2, 0, 8, None, None, (5, 4)),
+    ("add", 3, None, None, 1, 0, 4, None, 2, (3, 4)),
+    ("add", 2, None, None, 1, 0, 6, 15, None, (2, 5)),
 ]
 
 
@@ -82,7 +86,7 @@ def layer_and_input(shape, seed):
     batch, (height, width)) row of SHAPES or TILED."""
     kind, k, c, kernel, stride, padding, bits, levels, batch, hw = shape[:10]
     rng = np.random.default_rng(seed)
-    layer = random_layer(rng, kind=kind, out_channels=k, in_channels=c,
+    layer = random_layer(rng, kind=kind, out_channels=k or 1, in_channels=c or 1,
                          kernel=kernel or (1, 1), stride=stride, padding=padding, in_bits=bits,
                          thresholds_levels=levels)
     h, w = hw or (None, None)
@@ -91,11 +95,11 @@ def layer_and_input(shape, seed):
 
 @pytest.mark.parametrize("index", range(len(SHAPES)))
 def test_simulated_layer_equals_golden(index):
-    c, kernel = SHAPES[index][2], SHAPES[index][3]
     seed = 1000 + index
     layer, x = layer_and_input(SHAPES[index], seed)
     # few rows and tracks: several runs and several channel groups per run
-    params = MachineParams(rows=7, tracks=c * (kernel[0] * kernel[1] if kernel else 1) + 4,
+    kh, kw = layer.kernel
+    params = MachineParams(rows=7, tracks=layer.in_channels * kh * kw + 4,
                            domains=16, program_depth=8192)  # 15 levels of 8-bit sums are long
     result = run_layer(layer, x, "sim", params)
     expected = golden(layer, x)
@@ -151,6 +155,9 @@ TILED = [
     ("conv2d", 4, 3, (3, 3), 1, 1, 4, None, None, (4, 5), 12),
     ("conv2d", 6, 4, (3, 3), 2, 0, 3, 15, 2, (5, 5), 16),
     ("conv2d", 9, 2, (1, 1), 1, 0, 4, 3, None, (3, 3), 3),
+    ("maxpool", None, 4, (3, 3), 2, 1, 4, None, 2, (5, 6), 10),
+    ("maxpool", None, 3, (2, 2), 1, 0, 5, None, None, (3, 4), 2),
+    ("add", 5, None, None, 1, 0, 4, 15, 2, (2, 3), 6),
 ]
 
 

@@ -17,13 +17,17 @@ from rtmap.sim.random_layer import random_input, random_layer
 
 @st.composite
 def cases(draw):
-    kind = draw(st.sampled_from(["linear", "conv2d"]))
+    kind = draw(st.sampled_from(["linear", "conv2d", "maxpool", "add"]))
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     spec = dict(kind=kind, out_channels=draw(st.integers(1, 6)),
                 in_channels=draw(st.integers(1, 5)), kernel=kernel,
                 stride=draw(st.integers(1, 3)), padding=draw(st.integers(0, 2)),
                 in_bits=draw(st.integers(1, 6)), zero_fraction=draw(st.floats(0.0, 0.9)),
-                thresholds_levels=draw(st.sampled_from([None, 1, 3, 7])))
+                thresholds_levels=None if kind == "maxpool" else
+                draw(st.sampled_from([None, 1, 3, 7])))
+    if kind == "add":  # a residual add has neither a kernel nor a stride
+        spec.update(kernel=(1, 1), stride=1, padding=0)
+        kernel = (1, 1)
     machine = MachineParams(rows=draw(st.integers(1, 9)), tracks=draw(st.integers(2, 24)),
                             domains=draw(st.integers(4, 16)),
                             shift_latency=draw(st.integers(1, 3)), program_depth=1 << 16)
@@ -32,7 +36,7 @@ def cases(draw):
     return spec, machine, size, batch, draw(st.integers(0, 2**32 - 1))
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,  # the same cases on every run
+@settings(max_examples=200, deadline=None, derandomize=True,  # the same cases on every run
           suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_any_layer_on_any_machine_equals_golden(case):
@@ -54,6 +58,8 @@ def test_any_layer_on_any_machine_equals_golden(case):
     ops = compiled.program.meta["ops"]
     event("with CSE temporaries" if ops["temporaries"] else "without temporaries")
     assert ops["add"] <= ops["add_naive"]
+    if layer.kind == "maxpool":
+        assert ops["max"] >= layer.out_channels * (layer.kernel[0] * layer.kernel[1] - 1)
     static = program_counts(compiled.code, machine)
     assert {k: result.stats[k] for k in static} == {k: v * result.stats["runs"]
                                                     for k, v in static.items()}

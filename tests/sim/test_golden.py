@@ -103,3 +103,56 @@ def test_extreme_accumulators_do_not_overflow():
     layer = Layer("conv2d", weights, in_bits=8)
     y = run_layer(layer, np.full((64, 3, 3), 255, np.uint8))
     np.testing.assert_array_equal(y[:, 0, 0], [255 * 576, -255 * 576])
+
+
+def loop_maxpool(layer, image):
+    """Every output of a max-pool from the definition: the largest input in the window,
+    a zero standing in for every position of the padding."""
+    (kh, kw), p, s = layer.kernel, layer.padding, layer.stride
+    c, h, w = image.shape
+    oh, ow = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+    out = np.zeros((c, oh, ow), np.int64)
+    for ch in range(c):
+        for i in range(oh):
+            for j in range(ow):
+                best = 0
+                for u in range(kh):
+                    for v in range(kw):
+                        y, x = i * s + u - p, j * s + v - p
+                        if 0 <= y < h and 0 <= x < w:
+                            best = max(best, int(image[ch, y, x]))
+                out[ch, i, j] = best
+    return out
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_maxpool_matches_plain_loops(seed):
+    rng = np.random.default_rng(200 + seed)
+    kernel = tuple(int(v) for v in rng.integers(1, 4, 2))
+    layer = random_layer(rng, kind="maxpool", in_channels=int(rng.integers(1, 5)),
+                         kernel=kernel, stride=int(rng.integers(1, 4)),
+                         padding=int(rng.integers(0, 2)), in_bits=int(rng.integers(1, 9)))
+    batch = [None, 2][seed % 2]
+    x = random_input(rng, layer, batch=batch, height=int(rng.integers(kernel[0], 8)),
+                     width=int(rng.integers(kernel[1], 8)))
+    y = run_layer(layer, x)
+    images = x if batch else x[np.newaxis]
+    expected = np.stack([loop_maxpool(layer, image) for image in images])
+    assert y.dtype == np.uint8 and y.shape == output_shape(layer, x.shape)
+    np.testing.assert_array_equal(y, expected if batch else expected[0], err_msg=f"seed {seed}")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_residual_add_matches_plain_loops(seed):
+    rng = np.random.default_rng(300 + seed)
+    c = int(rng.integers(1, 6))
+    layer = random_layer(rng, kind="add", out_channels=c, in_bits=int(rng.integers(1, 9)),
+                         thresholds_levels=[None, 3, 15][seed % 3])
+    x = random_input(rng, layer, batch=2, height=int(rng.integers(1, 5)),
+                     width=int(rng.integers(1, 5)))
+    y = run_layer(layer, x)
+    assert layer.in_channels == 2 * c and y.shape == output_shape(layer, x.shape)
+    for n, ch, i, j in np.ndindex(*y.shape):
+        total = int(x[n, ch, i, j]) + int(x[n, c + ch, i, j])
+        want = total if layer.thresholds is None else loop_levels(layer, ch, total)
+        assert y[n, ch, i, j] == want, f"seed {seed} at {(n, ch, i, j)}"

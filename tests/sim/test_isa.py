@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from test_asm import SIZES, random_instr
 
+from rtmap.errors import RtmapError
 from rtmap.isa import (
     ArithMode,
     Instr,
@@ -12,6 +13,7 @@ from rtmap.isa import (
     arith,
     decode,
     encode,
+    encode_program,
     instruction_bits,
     instruction_layout,
 )
@@ -61,3 +63,14 @@ def test_fast_arith_constructor_equals_the_dataclass():
         slow = Instr(Opcode.ARITH, mode=mode, dest=3, src=5, bits=2, width=7)
         assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
     assert arith(ArithMode.ADD, 3, 5, 2, 7) != arith(ArithMode.SUB, 3, 5, 2, 7)
+
+
+@pytest.mark.parametrize("params", SIZES, ids=lambda p: f"{p.rows}x{p.tracks}x{p.domains}")
+def test_encode_program_equals_encode_word_by_word(params):
+    rng = np.random.default_rng(params.rows)
+    code = [random_instr(rng, params) for _ in range(400)]
+    assert encode_program(code, params) == [encode(instr, params) for instr in code]
+    if params.tracks > 1:
+        bad = arith(ArithMode.MOV, 0, 0, 1, 1)
+        with pytest.raises(RtmapError, match="add/sub of track t0 into itself"):
+            encode_program([*code, bad], params)

@@ -38,6 +38,22 @@ def test_layer_files_round_trip(tmp_path):
             assert loaded.thresholds.dtype == np.int32
 
 
+def test_maxpool_and_add_files_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    pool = random_layer(rng, kind="maxpool", in_channels=3, kernel=(3, 2), stride=2,
+                        padding=1, in_bits=5)
+    add = random_layer(rng, kind="add", out_channels=4, in_bits=3, thresholds_levels=7)
+    loaded_pool = load_layer(save_layer(pool, tmp_path / "pool.npz"))
+    assert (loaded_pool.kind, loaded_pool.pool, loaded_pool.channels, loaded_pool.stride,
+            loaded_pool.padding, loaded_pool.in_bits) == ("maxpool", (3, 2), 3, 2, 1, 5)
+    assert loaded_pool.weights is None and loaded_pool.kernel == (3, 2)
+    loaded_add = load_layer(save_layer(add, tmp_path / "add.npz"))
+    assert (loaded_add.channels, loaded_add.in_channels, loaded_add.out_channels) == (4, 8, 4)
+    np.testing.assert_array_equal(loaded_add.thresholds, add.thresholds)
+    np.testing.assert_array_equal(loaded_add.weights[:, :, 0, 0],
+                                  np.hstack([np.eye(4), np.eye(4)]))
+
+
 def test_optional_entries_take_their_defaults(tmp_path):
     path = save_npz(tmp_path / "l.npz", kind=np.array("conv2d"),
                     weights=np.zeros((1, 1, 1, 1), np.int8))
@@ -55,7 +71,8 @@ WEIGHTS_BAD[1, 2, 0, 1] = 2
                                                         "integer"),
     (conv_entries(weights=np.ones((2, 3), np.int8)), r"conv2d weights must have shape "
                                                        r"\(K, C, KH, KW\), got shape \(2, 3\)"),
-    (conv_entries(kind=np.array("conv3d")), "kind 'conv3d' is not one of conv2d, linear"),
+    (conv_entries(kind=np.array("conv3d")), "kind 'conv3d' is not one of conv2d, linear, "
+                                            "maxpool, add"),
     (conv_entries(kind=None), "l.npz: missing 'kind'"),
     (conv_entries(weights=None), "l.npz: missing 'weights'"),
     (conv_entries(bias=np.zeros(2)), "unknown entry 'bias'"),
@@ -71,7 +88,19 @@ WEIGHTS_BAD[1, 2, 0, 1] = 2
     (conv_entries(thresholds=np.array([[0], [2**40]])), r"thresholds\[1, 0\] = 1099511627776 "
                                                           "does not fit in int32"),
     (dict(kind=np.array("linear"), weights=np.ones((2, 3)), stride=np.array(2)),
-     "stride=2, padding=0 given, but stride and padding apply to conv2d only"),
+     "stride=2, padding=0 given, but stride and padding apply to conv2d and maxpool only"),
+    (dict(kind=np.array("maxpool"), channels=np.array(3)), r"maxpool needs pool = \(KH, KW\)"),
+    (dict(kind=np.array("maxpool"), channels=np.array(3), pool=np.array([2, 0])),
+     "two integers in 1..256"),
+    (dict(kind=np.array("maxpool"), pool=np.array([2, 2])), "channels must be one integer"),
+    (dict(kind=np.array("maxpool"), pool=np.array([2, 2]), channels=np.array(2),
+          thresholds=np.zeros((2, 1))), "a maxpool layer takes no thresholds"),
+    (dict(kind=np.array("add"), channels=np.array(2), weights=np.ones((2, 4, 1, 1))),
+     "add layers have no weights"),
+    (dict(kind=np.array("add"), channels=np.array(0)), "channels=0 is out of range 1..65536"),
+    (dict(kind=np.array("add"), channels=np.array(2), stride=np.array(2)),
+     "stride and padding apply to conv2d and maxpool only"),
+    (conv_entries(pool=np.array([2, 2])), "pool applies to maxpool/add layers, not conv2d"),
 ])
 def test_bad_layer_files_name_the_problem(tmp_path, entries, message):
     path = save_npz(tmp_path / "l.npz", **entries)
