@@ -73,8 +73,9 @@ class Builder:
             return list(body)
         return [Instr(Opcode.LOOP, count=times), *body, Instr(Opcode.ENDL)]
 
-    def walk(self, segments: Sequence[Segment]) -> None:
-        """Run the segments over consecutive domains from the port, then return the port."""
+    def walk(self, segments: Sequence[Segment], back: bool = True) -> None:
+        """Run the segments over consecutive domains from the port, then return the port
+        (``back=False``: leave it at the last domain, for a walk down that follows)."""
         segments = [s for s in segments if s.bits]
         total = sum(s.bits for s in segments)
         if not total:
@@ -86,7 +87,14 @@ class Builder:
             self.code += self.repeat(seg.bits - 1 if last else seg.bits, [*seg.body, *step])
             if last:
                 self.code += seg.body  # no shift after the final bit: the port stays in range
-        self.code += self.shift(total - 1, down=True)
+        if back:
+            self.code += self.shift(total - 1, down=True)
+
+    def walk_down(self, bits: int, body: Sequence[Instr]) -> None:
+        """``body`` at each of ``bits`` domains from the port down, ending ``bits - 1``
+        domains lower: work whose bits are independent needs no walk back up first."""
+        self.code += self.repeat(bits - 1, [*body, *self.shift(1, down=True)])
+        self.code += body
 
     def every_row(self, per_row: Instr, rows: int) -> tuple[Instr, ...]:
         """``per_row`` (a load+ or read+) for rows 0..rows-1 at the current domain."""
@@ -236,17 +244,19 @@ def maximum(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -
 
 def max_terms(b: Builder, dest: int, width: int, terms: Sequence[SignedOperand]) -> None:
     """``dest`` = max(dest, each term), unsigned over ``width`` bits: the borrow of dest -
-    term (carry flag) says where the term is larger, and there the term is copied in."""
+    term (carry flag) says where the term is larger, and there the term is copied in. The
+    borrow runs up from bit 0; the copy's bits are independent, so it runs back down from
+    the top bit and the port returns with it (half the shifts of two walks up)."""
     carry = b.flag(CARRY)
     clear = (b.search(), b.write((carry, 0)))
     for operand, _ in terms:
         src = operand.track
         borrow = (b.search((carry, 0), (dest, 0), (src, 1)), b.write((carry, 1)),
                   b.search((carry, 1), (dest, 1), (src, 0)), b.write((carry, 0)))
-        b.walk([Segment(width, borrow, clear)])
+        b.walk([Segment(width, borrow, clear)], back=False)
         copy = (b.search((carry, 1), (src, 1)), b.write((dest, 1)),
                 b.search((carry, 1), (src, 0)), b.write((dest, 0)))
-        b.walk([Segment(width, copy)])
+        b.walk_down(width, copy)
 
 
 def _operand_bits(operand: Operand, width: int) -> int:

@@ -264,3 +264,48 @@ def test_tag_shift_past_the_last_row_clears_and_queries_of_no_rows():
     result = Machine(params).run(assemble(
         "search set\ntshift down 3\ntquery any\ntquery count\ntquery first\nhalt", params))
     assert result.outputs == [0, 0, 3]  # first of no rows is R
+
+
+def test_queued_loads_and_bulk_reads_equal_the_numpy_machine():
+    """The simulator applies a run of LOADs together and builds a READ loop's words at once:
+    a row loaded twice (different track ranges), loads at two ports, a write between two
+    read loops and a read of a single row give what the NumPy model gives one by one."""
+    params = MachineParams(rows=5, tracks=6, domains=3)
+    source = """
+        setrow 0
+        loop 5
+          load+
+        endl
+        setrow 2
+        load t1..t3
+        setrow 2
+        load+ t4..t5
+        shift up 1
+        setrow 1
+        load+
+        load+ t0..t2
+        shift down 1
+        setrow 0
+        loop 5
+          read+
+        endl
+        search set t1=1
+        write t0=0 t5=1
+        setrow 0
+        loop 5
+          read+
+        endl
+        setrow 3
+        read
+        halt
+    """
+    words = assemble(source, params)
+    inputs = [0b101101, 0b010110, 0b111000, 0b000111, 0b110011, 0b111111, 0b000000,
+              0b101010, 0b010101]
+    machine = Machine(params)
+    result = machine.run(words, inputs)
+    model_array = ArrayModel(params.rows, params.tracks, params.domains)
+    expected = run_machine(words, params, inputs, model_array)
+    assert result.outputs == expected.outputs and result.counters == expected.counters
+    assert len(result.outputs) == 11
+    np.testing.assert_array_equal(machine.array(), model_array.bits.transpose(1, 2, 0))
