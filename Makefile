@@ -17,8 +17,9 @@ $(BIN)/rtmap: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,fpga]'
 	touch $@
 
+# One BLAS thread per test worker: the workers already fill the cores.
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check rtmap hw compiler sim tests
