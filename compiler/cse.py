@@ -22,14 +22,15 @@ How pairs are chosen (``_Greedy``):
   greedy again from there, with randomised tie-breaks; keep the result when it is no worse.
   Deterministic: a seeded generator, and a number of rounds fixed by the problem size.
 
-Pair counts live in two dense symmetric matrices (same-sign and opposite-sign counts over
-every pair of variables) updated incrementally: extracting a pair touches only the rows of the
-channels it occurs in. A pair's count never grows once it exists (channels only lose
-variables; a new temporary's pairs start at their final maximum), so pairs wait in buckets by
-count, are re-filed lazily when their count has dropped, and within the current count a heap
-orders them by the tie-break. Large layers are cut into blocks of consecutive inputs (each
-block's temporaries are its own; the channel adds its blocks' partial terms), which bounds the
-matrices and is also how the array will see them: a block is an input tile.
+A pair's count is a popcount over bit sets of the channels holding each variable (and those
+where it is negative); the starting counts come from two matrix products. A pair's count
+never grows once it exists (channels only lose variables; a new temporary's pairs start at
+their final maximum), so pairs wait in a pool with the count they had, the highest count's
+pairs are checked when it comes up and the fallen ones go back lower, and among the current
+count the tie-break picks. The loop runs compiled by numba (``cse_kernels``). Large layers
+are cut into blocks of consecutive inputs (each block's temporaries are its own; the channel
+adds its blocks' partial terms), which bounds the work and is also how the array will see
+them: a block is an input tile.
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ class _Greedy:
         self.uses = np.zeros(self.cap, np.int64)  # channels each variable occurs in
         self.uses[:variables] = np.count_nonzero(members, axis=0)
         self.V = variables
-        self.pending: list[np.ndarray] = []  # rows (lo, hi, which, count): the pool
+        self.pool: list[np.ndarray] = []  # rows (lo, hi, which, count) of candidate pairs
         if fresh is None:  # every pair of the starting variables, by matrix products
             a = members.astype(np.float32)
             g = np.rint(a.T @ a).astype(np.int64)
@@ -273,7 +274,7 @@ class _Greedy:
             for which, counts in ((0, (h + g) // 2), (1, (h - g) // 2)):
                 c = counts[hi, lo]
                 keep = c >= 2
-                self.pending.append(np.stack([lo[keep], hi[keep],
+                self.pool.append(np.stack([lo[keep], hi[keep],
                                               np.full(int(keep.sum()), which), c[keep]], axis=1))
         else:  # only pairs with a fresh variable in a changed channel can occur twice
             keys = [np.zeros(0, np.int64)]
@@ -289,10 +290,10 @@ class _Greedy:
                 rows = np.concatenate([pairs, np.full((len(pairs), 1), which)], axis=1)
                 counts = kernels.pair_counts(self.held, self.negative, rows[:, 0], rows[:, 1],
                                              rows[:, 2])
-                self.pending.append(np.concatenate([rows, counts[:, None]], axis=1))
+                self.pool.append(np.concatenate([rows, counts[:, None]], axis=1))
 
     def run(self) -> _State:
-        pool = np.concatenate(self.pending).astype(np.int64) if self.pending else \
+        pool = np.concatenate(self.pool).astype(np.int64) if self.pool else \
             np.zeros((0, 4), np.int64)
         pool = np.ascontiguousarray(pool[pool[:, 3] >= 2])
         seed_bits = np.uint64(self.seed * 0x27D4EB2F & 0xFFFFFFFF)
