@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..isa import COUNTERS, Instr, Opcode, arith_counter_values, cycles_of
+from ..isa import COUNTERS, Instr, Opcode, arith_columns, arith_counter_values, cycles_of
 from ..params import MachineParams
 from .ir import ChannelSum
 
@@ -45,6 +45,29 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
         elif instr.op in (Opcode.LOAD, Opcode.READ, Opcode.TQUERY):
             counts["io_words"] += n
     return {name: counts[name] + extra for name, extra in zip(COUNTERS, arith, strict=True)}
+
+
+def column_activity(code: Sequence[Instr]) -> dict[str, int]:
+    """Columns compared by searches and written by writes in one run (loops multiplied out,
+    an ARITH's micro steps included): ``searched_columns``, ``written_columns``. Every row
+    compares every searched column, and the tagged rows write each written one, so these
+    are what search and write energy scale with."""
+    activity = {"searched_columns": 0, "written_columns": 0}
+    times = [1]
+    for instr in code:
+        if instr.op is Opcode.LOOP:
+            times.append(times[-1] * instr.count)
+        elif instr.op is Opcode.ENDL:
+            times.pop()
+        elif instr.op is Opcode.SEARCH:
+            activity["searched_columns"] += times[-1] * len(instr.slots)
+        elif instr.op is Opcode.WRITE:
+            activity["written_columns"] += times[-1] * len(instr.slots)
+        elif instr.op is Opcode.ARITH:
+            searched, written = arith_columns(instr)
+            activity["searched_columns"] += times[-1] * searched
+            activity["written_columns"] += times[-1] * written
+    return activity
 
 
 def activation_words(code: Sequence[Instr]) -> dict[str, int]:

@@ -458,6 +458,22 @@ def arith_counts(instr: Instr, params: MachineParams) -> dict[str, int]:
     return dict(zip(COUNTERS, arith_counter_values(instr, params), strict=True))
 
 
+def arith_columns(instr: Instr) -> tuple[int, int]:
+    """Columns an ARITH's micro steps compare and write, summed over its searches and
+    writes (what the energy model charges per row): each pass's key and written bits, plus
+    the carry clear's one written column."""
+    return _arith_columns(instr.mode, instr.bits, instr.width)
+
+
+@cache
+def _arith_columns(mode: ArithMode, bits: int, width: int) -> tuple[int, int]:
+    full, tail = ARITH_PASSES[mode]
+    searched = bits * sum(len(k) for k, _ in full) + (width - bits) * sum(len(k) for k, _ in tail)
+    written = 1 + bits * sum(len(v) for _, v in full) + (width - bits) * sum(
+        len(v) for _, v in tail)
+    return searched, written
+
+
 def arith_counter_values(instr: Instr, params: MachineParams) -> tuple[int, ...]:
     """:func:`arith_counts` as a tuple in COUNTERS order (for counting whole programs)."""
     return _arith_counter_values(instr.mode, instr.bits, instr.width, params.shift_latency)

@@ -46,6 +46,9 @@ class RunResult:
     error: ErrorCode = ErrorCode.NONE
     pc: int = 0  # the HALT's or the faulting instruction's address
     halted: bool = False
+    # Not hardware counters: columns compared by searches and written by writes, summed
+    # over every search and write executed (micro steps included), for the energy model.
+    activity: dict[str, int] = field(default_factory=dict)
 
 
 class Machine:
@@ -70,6 +73,7 @@ class Machine:
         self._version = 0
         self._row_words: tuple[tuple[int, int], list[int]] | None = None
         self._last_read: tuple[int, int] | None = None
+        self._searched_columns = self._written_columns = 0  # this run's, see RunResult
 
     # -- running ------------------------------------------------------------------------------
     def run(self, words: Sequence[int], data_in: Iterable[int] = (),
@@ -87,6 +91,7 @@ class Machine:
         loops: list[list[int]] = []  # [first pc of the body, iterations left]
         counts = dict.fromkeys(COUNTERS, 0)
         result = RunResult(counters=counts)
+        self._searched_columns = self._written_columns = 0
         pc = 0
         while True:
             if pc >= len(program):
@@ -157,6 +162,8 @@ class Machine:
                 break
             pc = next_pc
         self._apply_loads()
+        result.activity = {"searched_columns": self._searched_columns,
+                           "written_columns": self._written_columns}
         result.pc = pc
         result.counters = {name: value & _COUNTER_MASK for name, value in counts.items()}
         return result
@@ -206,6 +213,7 @@ class Machine:
             self._flags[col - self.params.tracks] = rows
 
     def _search(self, instr: Instr) -> None:
+        self._searched_columns += len(instr.slots)
         match = self._all
         for slot in instr.slots:
             bits = self._column(slot.col)
@@ -232,6 +240,7 @@ class Machine:
                 self._port += -step.count if step.down else step.count
 
     def _write(self, instr: Instr) -> None:
+        self._written_columns += len(instr.slots)
         tags = self._tags
         for slot in instr.slots:  # in order: a later slot naming the same column wins
             bits = self._column(slot.col)

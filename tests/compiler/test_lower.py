@@ -4,8 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+from hw_models import random_arith
 
-from rtmap.compiler.analysis import program_counts
+from rtmap import host
+from rtmap.compiler.analysis import column_activity, program_counts
 from rtmap.compiler.pipeline import compile_layer
 from rtmap.errors import RtmapError
 from rtmap.isa import (
@@ -15,11 +17,15 @@ from rtmap.isa import (
     CLEAR_PASSES,
     MOV_PASSES,
     SUB_PASSES,
+    Opcode,
+    arith_columns,
+    micro_steps,
 )
 from rtmap.params import MachineParams
 from rtmap.run import run_layer
 from rtmap.sim.golden import run_layer as golden
 from rtmap.sim.layer import Layer
+from rtmap.sim.machine import Machine
 from rtmap.sim.random_layer import random_input, random_layer
 
 
@@ -185,3 +191,30 @@ def test_program_longer_than_memory_is_rejected():
     layer = Layer("linear", np.ones((8, 8), np.int8))
     with pytest.raises(RtmapError, match=r"program needs \d+ words but program_depth=64"):
         compile_layer(layer, MachineParams(tracks=16, program_depth=64))
+
+
+@pytest.mark.parametrize("index", range(0, len(SHAPES), 2))
+def test_column_activity_equals_what_the_simulator_executed(index):
+    """The energy model's search and write activity, counted from the program alone, equals
+    the columns the simulator compared and wrote while running it."""
+    layer, x = layer_and_input(SHAPES[index], 3000 + index)
+    kh, kw = layer.kernel
+    params = MachineParams(rows=6, tracks=layer.in_channels * kh * kw + 4, domains=16,
+                           program_depth=8192)
+    fields = host.receptive_fields(layer, x)
+    compiled = compile_layer(layer, params, active_rows=min(params.rows, len(fields)))
+    run = host.split_runs(fields, compiled.plan.active_rows)[0]
+    result = Machine(params).run(compiled.program.words, host.input_words(compiled.plan, run))
+    assert result.halted
+    assert column_activity(compiled.code) == result.activity
+
+
+def test_arith_columns_are_those_of_its_micro_steps():
+    rng = np.random.default_rng(5)
+    params = MachineParams(rows=2, tracks=6, domains=12)
+    for _ in range(60):
+        instr = random_arith(rng, params)
+        steps = micro_steps(instr, params)
+        searched = sum(len(s.slots) for s in steps if s.op is Opcode.SEARCH)
+        written = sum(len(s.slots) for s in steps if s.op is Opcode.WRITE)
+        assert arith_columns(instr) == (searched, written), instr
