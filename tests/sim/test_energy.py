@@ -1,0 +1,169 @@
+"""The energy model: its cost file, its counts (equal to what the simulator executed), and
+its arithmetic against hand-worked figures."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rtmap import host
+from rtmap.errors import RtmapError
+from rtmap.params import MachineParams
+from rtmap.sim.energy import (
+    DEFAULT_COSTS,
+    ap_counts,
+    ap_energy,
+    crossbar_energy,
+    load_costs,
+    network_energy,
+)
+from rtmap.sim.layer import Layer
+from rtmap.sim.machine import Machine
+from rtmap.sim.random_layer import random_input, random_layer
+
+PARAMS = MachineParams(rows=5, tracks=24, domains=14, shift_latency=2, program_depth=1 << 14)
+
+
+def test_the_shipped_costs_load_with_a_source_for_every_entry():
+    costs = load_costs()
+    assert costs.path == str(DEFAULT_COSTS)
+    assert costs("rtm_ap", "shift_per_domain_track") == pytest.approx(0.61e-12)
+    assert costs("crossbar", "cycle") == pytest.approx(100e-9)
+    assert all(source.strip() for table in costs.sources.values() for source in table.values())
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[rtm_ap]\n", "missing table [sram_ap]|rtm_ap\\] clock_period must be"),
+    ("x = [", "not a readable TOML cost file"),
+])
+def test_bad_cost_files_name_the_problem(tmp_path, text, message):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(RtmapError, match=message) as info:
+        load_costs(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('unit = "pJ"', 'unit = "pj"', "unit 'pj' is not one of"),
+    ("value = 0.61", "value = -0.61", "value -0.61 is not a non-negative number"),
+    ('source = "RTSim', 'source = " ', None),
+])
+def test_bad_cost_entries_name_the_entry(tmp_path, old, new, message):
+    text = DEFAULT_COSTS.read_text()
+    assert old in text
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace(old, new, 1))
+    if message is None:  # a source that is only blank space
+        path.write_text(text.replace(
+            'source = "RTSim Config/RM.config (from DESTINY): 19.5 pJ per shift of a 32-track '
+            'cluster"', 'source = " "'))
+        message = "shift_per_domain_track has an empty source"
+    with pytest.raises(RtmapError, match=message):
+        load_costs(path)
+    with pytest.raises(RtmapError, match="no such file"):
+        load_costs(tmp_path / "missing.toml")
+
+
+def simulated(layer, x, params):
+    """Counters and column activity summed over the runs the simulator executes."""
+    fields = host.receptive_fields(layer, x)
+    counts = ap_counts(layer, params, len(fields))
+    from rtmap.compiler.pipeline import compile_layer
+
+    compiled = compile_layer(layer, params, active_rows=min(params.rows, len(fields)))
+    machine = Machine(params)
+    totals: dict[str, int] = {}
+    runs = host.split_runs(fields, compiled.plan.active_rows)
+    for run in runs:
+        result = machine.run(compiled.program.words, host.input_words(compiled.plan, run))
+        for name, value in {**result.counters, **result.activity}.items():
+            totals[name] = totals.get(name, 0) + value
+    return counts, totals, len(runs)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv2d", "maxpool", "add"])
+def test_counts_are_what_the_simulator_executed(kind):
+    rng = np.random.default_rng(len(kind))
+    layer = random_layer(rng, kind=kind, out_channels=3, in_channels=2, kernel=(3, 3),
+                         padding=1, thresholds_levels=None if kind == "maxpool" else 3)
+    x = random_input(rng, layer, batch=7 if kind == "linear" else 2, height=3, width=4)
+    counts, totals, runs = simulated(layer, x, PARAMS)
+    assert counts.runs == runs > 1
+    for name in ("cycles", "searches", "writes", "shifts", "io_words", "searched_columns",
+                 "written_columns"):
+        assert getattr(counts, name) == totals[name], name
+
+
+def test_ap_energy_is_its_costs_times_the_simulated_counts():
+    rng = np.random.default_rng(7)
+    layer = random_layer(rng, kind="linear", out_channels=4, in_channels=6,
+                         thresholds_levels=15)
+    x = random_input(rng, layer, batch=12)
+    counts, sim, _ = simulated(layer, x, PARAMS)
+    costs = load_costs()
+    rtm, sram = ap_energy(counts, PARAMS, costs), ap_energy(counts, PARAMS, costs, "sram_ap")
+    r, t, d = PARAMS.rows, PARAMS.tracks, PARAMS.domains
+    c = costs.values["rtm_ap"]
+    assert rtm["latency_s"] == pytest.approx(sim["cycles"] * 1e-9)
+    assert rtm["search"] == pytest.approx(r * (sim["searched_columns"] * 0.6e-15
+                                               + sim["searches"] * 1e-15))
+    assert rtm["write"] == pytest.approx(r * 0.5 * sim["written_columns"] * 50e-15)
+    assert rtm["shift"] == pytest.approx(sim["shifts"] * r * t * 0.61e-12)
+    assert rtm["movement"] == pytest.approx(sim["io_words"] * t * 0.08e-12)
+    assert rtm["control"] == pytest.approx(sim["cycles"] * 1e-9 * 5e-3)
+    assert rtm["total"] == pytest.approx(sum(v for k, v in rtm.items()
+                                             if k not in ("total", "latency_s")))
+    assert c["clock_period"] == pytest.approx(1e-9)
+    # The SRAM AP runs the same program without shifts (a domain is a column), and leaks.
+    sram_cycles = sim["cycles"] - sim["shifts"] * PARAMS.shift_latency
+    assert sram["latency_s"] == pytest.approx(sram_cycles * 1e-9)
+    assert sram["shift"] == 0 and sram["write"] == pytest.approx(rtm["write"] / 10)
+    assert sram["leakage"] == pytest.approx(sram_cycles * 1e-9 * r * t * d * 50e-15)
+
+
+def test_crossbar_energy_by_hand():
+    # 200 inputs x 70 outputs, two cells a weight: 2 x 2 crossbars of 128 x 128; 4-bit inputs
+    # take 4 cycles; 3 positions.
+    layer = Layer("conv2d", np.ones((70, 8, 5, 5), np.int8), in_bits=4)
+    energy = crossbar_energy(layer, positions=3, costs=load_costs(), out_bits=16)
+    activations = 4 * 4 * 3
+    assert energy["adc"] == pytest.approx(activations * 128 * 1.67e-12)
+    assert energy["dac"] == pytest.approx(activations * 128 * 0.39e-12)
+    assert energy["array"] == pytest.approx(activations * 128 * 128 * 1.83e-15)
+    assert energy["shift_add"] == pytest.approx(activations * 128 * 0.2e-12)
+    assert energy["movement"] == pytest.approx(3 * (200 * 4 + 70 * 16) * 0.08e-12)
+    assert energy["latency_s"] == pytest.approx(3 * 4 * 100e-9)
+    pool = Layer("maxpool", pool=(2, 2), channels=3, stride=2)
+    moved = crossbar_energy(pool, positions=5, costs=load_costs(), out_bits=4)
+    assert moved["total"] == moved["movement"] == pytest.approx(5 * (12 * 4 + 3 * 4) * 0.08e-12)
+    assert math.isclose(moved["latency_s"], 0.0)
+
+
+def test_network_totals_are_the_layers_times_their_repeats():
+    from rtmap.compiler.networks import LayerShape
+
+    shapes = [LayerShape("conv", "conv2d", 4, 3, 3, 1, 1, 4, 4, repeat=2),
+              LayerShape("pool", "maxpool", 4, 4, 2, 2, 0, 4, 4),
+              LayerShape("add", "add", 4, 8, 1, 1, 0, 2, 2, repeat=3),
+              LayerShape("fc", "linear", 5, 16)]
+    params = MachineParams(rows=8, tracks=40, domains=16, program_depth=1 << 14)
+    costs = load_costs()
+    report = network_energy(shapes, params, costs)
+    layers = report["layers"]
+    assert [layer["name"] for layer in layers] == ["conv", "pool", "add", "fc"]
+    assert [layer["runs"] for layer in layers] == [2, 1, 1, 1]  # 16 positions on 8 rows
+    repeats = [2, 1, 3, 1]
+
+    def total(pick):
+        return sum(r * pick(layer) for r, layer in zip(repeats, layers, strict=True))
+
+    energy = total(lambda layer: layer["energy_j"]["total"])
+    assert report["energy_per_inference_j"] == pytest.approx(energy)
+    assert report["latency_s"] == pytest.approx(total(lambda layer: layer["cycles"]) * 1e-9)
+    assert report["ratio_vs_crossbar"] == pytest.approx(
+        total(lambda layer: layer["crossbar"]["total"]) / energy)
+    assert report["activation_movement_share"] == pytest.approx(
+        total(lambda layer: layer["energy_j"]["movement"]) / energy)
+    # The last layer returns raw sums (no thresholds): its crossbar outputs are wide.
+    assert layers[-1]["crossbar"]["movement"] > layers[-1]["positions"] * 5 * 4 * 0.08e-12
