@@ -15,7 +15,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..compiler.analysis import activation_words, column_activity, program_counts
+from ..compiler.bitwidth import accumulator_bits
+from ..compiler.fold import fold_weights
+from ..compiler.networks import random_layer_for
 from ..compiler.pipeline import compile_layer
 from ..errors import RtmapError
 from ..params import MachineParams
@@ -222,12 +227,6 @@ def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int =
 
 def _count_shape(shape, params: MachineParams, levels: int | None, seed: int):
     """The layer drawn for ``shape``, its counts, and the bits each of its outputs has."""
-    import numpy as np
-
-    from ..compiler.bitwidth import accumulator_bits
-    from ..compiler.fold import fold_weights
-    from ..compiler.networks import random_layer_for
-
     layer = random_layer_for(shape, np.random.default_rng(seed), levels=levels)
     counts = ap_counts(layer, params, shape.positions)
     if layer.kind == "maxpool":
