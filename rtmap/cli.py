@@ -125,6 +125,27 @@ def _cmd_random(args: argparse.Namespace) -> None:
         print(f"wrote {args.input}: uint8 {tuple(x.shape)}")
 
 
+def _cmd_energy(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from .compiler.networks import NETWORKS
+    from .sim.energy import load_costs, network_energy
+    from .sim.energy_report import format_energy_report
+
+    costs = load_costs(args.params)
+    # Energy does not depend on the program memory: layers are counted whatever their size.
+    params = replace(_machine(args), program_depth=1 << 24)
+    shapes = [shape.scaled(args.size) if args.size else shape
+              for shape in NETWORKS[args.network]()]
+    report = network_energy(shapes, params, costs, seed=args.seed, jobs=args.jobs)
+    print(format_energy_report(args.network, report))
+    if args.json:
+        path = Path(args.json)
+        _make_dir(path.parent)
+        path.write_text(json.dumps({"network": args.network, **report}, indent=2))
+        print(f"wrote {path}")
+
+
 def _positive(text: str) -> int:
     value = int(text) if text.lstrip("-").isdigit() else None
     if value is None or value < 1:
@@ -201,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=_positive, metavar="H")
     p.add_argument("--width", type=_positive, metavar="W")
     p.set_defaults(func=_cmd_random)
+
+    from .compiler.networks import NETWORKS
+
+    p = sub.add_parser("energy", help="energy and latency of a built-in network on this machine "
+                       "and on the SRAM-CAM AP and crossbar baselines")
+    p.add_argument("network", choices=sorted(NETWORKS))
+    p.add_argument("--params", metavar="COSTS.toml",
+                   help="per-operation costs (default: the shipped sim/energy_costs.toml)")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--size", type=_positive, metavar="S",
+                   help="scale every input down to at most S x S (a quick estimate)")
+    p.add_argument("--jobs", type=_positive, default=1, help="compile in N processes")
+    p.add_argument("--seed", type=int, default=0)
+    _add_machine(p)
+    p.set_defaults(func=_cmd_energy)
 
     p = sub.add_parser("disasm", help="print a program readably")
     p.add_argument("program", metavar="program.hex")

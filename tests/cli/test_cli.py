@@ -202,3 +202,40 @@ def test_verilog_writes_the_top_and_checks_a_program_against_its_machine(layer_f
                  "--tracks", "16", "--domains", "12"]) == 2
     assert "program was compiled for rows=8 but the machine has rows=9" in \
         capsys.readouterr().err
+
+
+def tiny_network():
+    from rtmap.compiler.networks import LayerShape
+
+    return [LayerShape("conv", "conv2d", 4, 3, 3, 1, 1, 4, 4, repeat=2),
+            LayerShape("pool", "maxpool", 4, 4, 2, 2, 0, 4, 4),
+            LayerShape("fc", "linear", 5, 16)]
+
+
+def test_energy_prints_the_table_and_writes_json(tmp_path, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    out = tmp_path / "e" / "energy.json"
+    assert main(["energy", "tiny", "--rows", "8", "--tracks", "40", "--domains", "16",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "energy per inference:" in printed and "crossbar:" in printed
+    assert [line.split()[0] for line in printed.splitlines()[2:5]] == ["conv", "pool", "fc"]
+    report = json.loads(out.read_text())
+    for key in ("energy_per_inference_j", "latency_s", "ratio_vs_crossbar", "ratio_vs_sram_ap",
+                "activation_movement_share", "layers"):
+        assert key in report, key
+    assert report["network"] == "tiny" and len(report["layers"]) == 3
+    assert report["params"]["rows"] == 8
+
+
+def test_energy_rejects_a_bad_cost_file(tmp_path, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    bad = tmp_path / "costs.toml"
+    bad.write_text("[rtm_ap]\n")
+    assert main(["energy", "tiny", "--params", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: costs.toml: ") and err.count("\n") == 1, err
