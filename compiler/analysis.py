@@ -6,11 +6,25 @@ simulator and the hardware keep is known exactly before the program runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..isa import COUNTERS, Instr, Opcode, arith_columns, arith_counter_values, cycles_of
 from ..params import MachineParams
 from .ir import ChannelSum
+
+
+def executions(code: Sequence[Instr]) -> Iterator[tuple[Instr, int]]:
+    """Each instruction of ``code`` with the times one run executes it (loops multiplied
+    out; a LOOP runs once per entry, its ENDL once per iteration)."""
+    times = [1]  # executions of the current loop body, innermost last
+    for instr in code:
+        if instr.op is Opcode.LOOP:
+            yield instr, times[-1]
+            times.append(times[-1] * instr.count)
+        elif instr.op is Opcode.ENDL:
+            yield instr, times.pop()
+        else:
+            yield instr, times[-1]
 
 
 def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, int]:
@@ -18,23 +32,14 @@ def program_counts(code: Sequence[Instr], params: MachineParams) -> dict[str, in
     arith = [0] * len(COUNTERS)  # the commonest instruction's counters, summed apart
     seen: dict[tuple[int, int, int], tuple[int, ...]] = {}  # its counters by shape
     counts = dict.fromkeys(COUNTERS, 0)
-    times = [1]  # executions of the current loop body, innermost last
-    for instr in code:
+    for instr, n in executions(code):
         if instr.op is Opcode.ARITH:
-            n = times[-1]
             key = (instr.mode._value_, instr.bits, instr.width)  # enums hash slowly
             if key not in seen:
                 seen[key] = arith_counter_values(instr, params)
             for index, value in enumerate(seen[key]):
                 arith[index] += n * value
             continue
-        if instr.op is Opcode.LOOP:
-            n = times[-1]
-            times.append(n * instr.count)
-        elif instr.op is Opcode.ENDL:
-            n = times.pop()
-        else:
-            n = times[-1]
         counts["cycles"] += n * cycles_of(instr, params)
         if instr.op is Opcode.SEARCH:
             counts["searches"] += n
@@ -53,36 +58,26 @@ def column_activity(code: Sequence[Instr]) -> dict[str, int]:
     compares every searched column, and the tagged rows write each written one, so these
     are what search and write energy scale with."""
     activity = {"searched_columns": 0, "written_columns": 0}
-    times = [1]
-    for instr in code:
-        if instr.op is Opcode.LOOP:
-            times.append(times[-1] * instr.count)
-        elif instr.op is Opcode.ENDL:
-            times.pop()
-        elif instr.op is Opcode.SEARCH:
-            activity["searched_columns"] += times[-1] * len(instr.slots)
+    for instr, n in executions(code):
+        if instr.op is Opcode.SEARCH:
+            activity["searched_columns"] += n * len(instr.slots)
         elif instr.op is Opcode.WRITE:
-            activity["written_columns"] += times[-1] * len(instr.slots)
+            activity["written_columns"] += n * len(instr.slots)
         elif instr.op is Opcode.ARITH:
             searched, written = arith_columns(instr)
-            activity["searched_columns"] += times[-1] * searched
-            activity["written_columns"] += times[-1] * written
+            activity["searched_columns"] += n * searched
+            activity["written_columns"] += n * written
     return activity
 
 
 def activation_words(code: Sequence[Instr]) -> dict[str, int]:
     """Words moved in (LOAD) and out (READ, TQUERY) by one run, loops multiplied out."""
     moved = {"words_in": 0, "words_out": 0}
-    times = [1]
-    for instr in code:
-        if instr.op is Opcode.LOOP:
-            times.append(times[-1] * instr.count)
-        elif instr.op is Opcode.ENDL:
-            times.pop()
-        elif instr.op is Opcode.LOAD:
-            moved["words_in"] += times[-1]
+    for instr, n in executions(code):
+        if instr.op is Opcode.LOAD:
+            moved["words_in"] += n
         elif instr.op in (Opcode.READ, Opcode.TQUERY):
-            moved["words_out"] += times[-1]
+            moved["words_out"] += n
     return moved
 
 

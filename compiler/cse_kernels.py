@@ -39,15 +39,21 @@ def _together(held, negative, lo, hi, which, word):
     return held[lo, word] & held[hi, word] & (negative[lo, word] ^ negative[hi, word] ^ flip)
 
 
+@njit(cache=True, inline="always")
+def _pair_count(held, negative, lo, hi, which):
+    """How many channels hold lo and hi with the relative sign ``which``."""
+    count = _ZERO
+    for word in range(held.shape[1]):
+        count += _popcount(_together(held, negative, lo, hi, which, word))
+    return np.int64(count)
+
+
 @njit(cache=True)
 def pair_counts(held, negative, lo, hi, which):
     """How many channels hold each pair (lo[i], hi[i]) with the relative sign which[i]."""
     out = np.empty(len(lo), np.int64)
     for i in range(len(lo)):
-        count = _ZERO
-        for word in range(held.shape[1]):
-            count += _popcount(_together(held, negative, lo[i], hi[i], which[i], word))
-        out[i] = np.int64(count)
+        out[i] = _pair_count(held, negative, lo[i], hi[i], which[i])
     return out
 
 
@@ -252,10 +258,8 @@ def greedy(items, signs, held, negative, uses, variables, channels, pool, batch,
                 for i in range(count):
                     current = level
                     if check[i]:
-                        current = 0
-                        for word in range(held.shape[1]):
-                            current += np.int64(_popcount(_together(
-                                held, negative, pairs[i, 0], pairs[i, 1], pairs[i, 2], word)))
+                        current = _pair_count(held, negative, pairs[i, 0], pairs[i, 1],
+                                              pairs[i, 2])
                     if current < level:
                         if current >= 2:
                             pool = _reserve(pool, pooled, pooled + 1)

@@ -244,8 +244,9 @@ def _slot_values(kind: str, slots: tuple[Slot, ...]) -> dict[str, int]:
 
 
 def encode_program(code: Sequence[Instr], params: MachineParams) -> list[int]:
-    """``[encode(instr, params) for instr in code]``, with the commonest instruction's
-    legality check and packing inline (compiled layers run to millions of words)."""
+    """The program words for ``code``; raises RtmapError for anything illegal. ARITH words
+    (mostly distinct) are checked and packed inline, the others cached (compiled layers run
+    to millions of words)."""
     mode_at, dest_at, src_at, bits_at, width_at = _arith_offsets(params)
     tracks, domains = params.tracks, params.domains
     words = []
@@ -264,15 +265,7 @@ def encode_program(code: Sequence[Instr], params: MachineParams) -> list[int]:
 
 def encode(instr: Instr, params: MachineParams) -> int:
     """The program word for ``instr``; raises RtmapError for anything illegal."""
-    if instr.op is Opcode.ARITH:  # mostly distinct words: packed directly, not cached
-        reason = _arith_reason(instr.dest, instr.src, instr.bits, instr.width, params)
-        if reason:
-            raise RtmapError(reason)
-        offsets = _arith_offsets(params)
-        return (_ARITH_OPCODE | instr.mode._value_ << offsets[0] | instr.dest << offsets[1]
-                | instr.src << offsets[2] | instr.bits << offsets[3]
-                | instr.width << offsets[4])
-    return _encode_cached(instr, params)
+    return encode_program((instr,), params)[0]
 
 
 # Enum ``.value`` is a property (and an enum hashes in Python): per encoded word these read
@@ -449,7 +442,7 @@ def cycles_of(instr: Instr, params: MachineParams) -> int:
     if instr.op is Opcode.SHIFT:
         return instr.count * params.shift_latency
     if instr.op is Opcode.ARITH:
-        return arith_counts(instr, params)["cycles"]
+        return arith_counter_values(instr, params)[0]
     return 1
 
 

@@ -24,7 +24,7 @@ from ..isa import (
     Instr,
     Opcode,
     Query,
-    arith_counts,
+    arith_counter_values,
     cycles_of,
     decode,
     illegal_reason,
@@ -153,10 +153,10 @@ class Machine:
                 else:
                     loops.pop()
             elif op is Opcode.ARITH:
-                self._arith(instr)
-                for name, value in arith_counts(instr, p).items():
-                    if name != "cycles":
-                        counts[name] += value
+                self._arith(instr)  # its cycles are counted above, with every instruction's
+                for name, value in zip(COUNTERS[1:], arith_counter_values(instr, p)[1:],
+                                       strict=True):
+                    counts[name] += value
             elif op is Opcode.HALT:
                 result.halted = True
                 break
