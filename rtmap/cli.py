@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -126,24 +127,70 @@ def _cmd_random(args: argparse.Namespace) -> None:
 
 
 def _cmd_energy(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from .compiler.networks import NETWORKS
-    from .sim.energy import load_costs, network_energy
+    from .sim.energy import network_energy
     from .sim.energy_report import format_energy_report
 
-    costs = load_costs(args.params)
+    _check_png(args.plot)
+    costs, shapes = _energy_inputs(args)
     # Energy does not depend on the program memory: layers are counted whatever their size.
     params = replace(_machine(args), program_depth=1 << 24)
-    shapes = [shape.scaled(args.size) if args.size else shape
-              for shape in NETWORKS[args.network]()]
-    report = network_energy(shapes, params, costs, seed=args.seed, jobs=args.jobs)
+    report = network_energy(shapes, params, costs, zero_fraction=args.zero_fraction,
+                            arrays=args.arrays, seed=args.seed, jobs=args.jobs)
     print(format_energy_report(args.network, report))
     if args.json:
         path = Path(args.json)
         _make_dir(path.parent)
         path.write_text(json.dumps({"network": args.network, **report}, indent=2))
         print(f"wrote {path}")
+    if args.plot:
+        from .sim.energy_plot import plot_energy_report
+
+        print(f"wrote {plot_energy_report(args.network, report, args.plot)}")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .sim.sweep import format_sweep, sweep, write_sweep_csv
+
+    _check_png(args.plot)
+    costs, shapes = _energy_inputs(args)
+    base = MachineParams(shift_latency=args.shift_latency, program_depth=1 << 24)
+    points = sweep(shapes, base, args.rows, args.tracks, args.domains, costs,
+                   zero_fraction=args.zero_fraction, seed=args.seed, jobs=args.jobs)
+    print(format_sweep(points))
+    print(f"wrote {write_sweep_csv(points, args.output)}")
+    if args.plot:
+        from .sim.energy_plot import plot_pareto
+
+        if not any(point["pareto"] for point in points):
+            raise RtmapError("no design point of the sweep can run the network: nothing to plot")
+        print(f"wrote {plot_pareto(args.network, points, args.plot)}")
+
+
+def _energy_inputs(args: argparse.Namespace):
+    """The cost file and the network's layer shapes (scaled to --size) of energy and sweep."""
+    from .compiler.networks import NETWORKS
+    from .sim.energy import load_costs
+
+    if not 0 <= args.zero_fraction < 1:
+        raise RtmapError(f"--zero-fraction {args.zero_fraction} is not in [0, 1)")
+    costs = load_costs(args.params)
+    shapes = [shape.scaled(args.size) if args.size else shape
+              for shape in NETWORKS[args.network]()]
+    return costs, shapes
+
+
+def _check_png(path: str | None) -> None:
+    """Before any work: a plot is a PNG file in a directory we can create."""
+    if path is not None and Path(path).suffix.lower() != ".png":
+        raise RtmapError(f"{path}: a plot is written as PNG; name it FILE.png")
+
+
+def _positive_list(text: str) -> list[int]:
+    values = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() and int(item) > 0 for item in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive "
+                                         "integers")
+    return sorted({int(item) for item in values})
 
 
 def _positive(text: str) -> int:
@@ -151,6 +198,22 @@ def _positive(text: str) -> int:
     if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return value
+
+
+def _add_energy_options(p: argparse.ArgumentParser) -> None:
+    from .compiler.networks import NETWORKS
+    from .sim.energy import ZERO_FRACTION
+
+    p.add_argument("network", choices=sorted(NETWORKS))
+    p.add_argument("--params", metavar="COSTS.toml",
+                   help="per-operation costs (default: the shipped sim/energy_costs.toml)")
+    p.add_argument("--size", type=_positive, metavar="S",
+                   help="scale every input down to at most S x S (a quick estimate)")
+    p.add_argument("--zero-fraction", type=float, default=ZERO_FRACTION, metavar="F",
+                   help=f"fraction of the random ternary weights that are zero "
+                   f"(default {ZERO_FRACTION})")
+    p.add_argument("--jobs", type=_positive, default=1, help="compile in N processes")
+    p.add_argument("--seed", type=int, default=0)
 
 
 def _cmd_disasm(args: argparse.Namespace) -> None:
@@ -223,20 +286,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive, metavar="W")
     p.set_defaults(func=_cmd_random)
 
-    from .compiler.networks import NETWORKS
 
     p = sub.add_parser("energy", help="energy and latency of a built-in network on this machine "
                        "and on the SRAM-CAM AP and crossbar baselines")
-    p.add_argument("network", choices=sorted(NETWORKS))
-    p.add_argument("--params", metavar="COSTS.toml",
-                   help="per-operation costs (default: the shipped sim/energy_costs.toml)")
+    _add_energy_options(p)
+    p.add_argument("--arrays", type=_positive, metavar="N",
+                   help="arrays on the chip, running N runs of a layer at once (default: as "
+                   "many as the layer with the most output positions needs)")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
-    p.add_argument("--size", type=_positive, metavar="S",
-                   help="scale every input down to at most S x S (a quick estimate)")
-    p.add_argument("--jobs", type=_positive, default=1, help="compile in N processes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also draw the per-layer breakdown and the comparison")
     _add_machine(p)
     p.set_defaults(func=_cmd_energy)
+
+    p = sub.add_parser("sweep", help="the energy model over machine sizes: a CSV and a Pareto "
+                       "plot of energy against latency")
+    _add_energy_options(p)
+    default = MachineParams()
+    for name, values in (("rows", "64,256,1024"), ("tracks", "64,128,256"),
+                         ("domains", "24,32")):
+        p.add_argument(f"--{name}", type=_positive_list, default=_positive_list(values),
+                       metavar="N,N,...", help=f"values to sweep (default {values})")
+    p.add_argument("--shift-latency", type=int, default=default.shift_latency, metavar="N",
+                   help=f"cycles a shift takes (default {default.shift_latency})")
+    p.add_argument("-o", "--output", default="sweep.csv", metavar="FILE.csv",
+                   help="the CSV to write (default sweep.csv)")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the Pareto plot")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("disasm", help="print a program readably")
     p.add_argument("program", metavar="program.hex")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,11 @@ from ..params import MachineParams
 from .layer import Layer
 
 DEFAULT_COSTS = Path(__file__).with_name("energy_costs.toml")
+# Ternary weights that are zero in a trained TWN: Li et al.'s TWN threshold 0.7 E|w| zeroes
+# about 40% of Gaussian-like weights (the fraction a user can change with --zero-fraction).
+ZERO_FRACTION = 0.4
+PAPER_RATIO_VS_CROSSBAR = 7.5  # de Lima et al., DATE 2024: ResNet-18 energy efficiency
+MAX_COMPILE_WEIGHTS = 4_000_000  # wider linear layers are counted in slices (_count_shape)
 UNITS = {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "J": 1.0, "fW": 1e-15, "mW": 1e-3, "W": 1.0,
          "ns": 1e-9, "s": 1.0, "1": 1.0}
 REQUIRED = {
@@ -90,6 +96,16 @@ def load_costs(path=None) -> Costs:
     return Costs(values, sources, str(path))
 
 
+class LayerDims(NamedTuple):
+    """What the crossbar model needs of a layer: its shape, not its weights."""
+
+    kind: str
+    kernel: tuple[int, int]
+    in_channels: int
+    out_channels: int
+    in_bits: int
+
+
 @dataclass(frozen=True)
 class ApCounts:
     """What a layer does on the associative processor, summed over every run it needs."""
@@ -123,17 +139,21 @@ def ap_counts(layer: Layer, params: MachineParams, positions: int) -> ApCounts:
 
 
 def ap_energy(counts: ApCounts, params: MachineParams, costs: Costs,
-              technology: str = "rtm_ap") -> dict[str, float]:
+              technology: str = "rtm_ap", arrays: int = 1) -> dict[str, float]:
     """Energy by category (J) and ``latency_s`` of the program on an associative processor
-    of ``params`` rows and tracks: every row compares every searched column and precharges
-    its match line, the tagged rows (``write_activity`` of them) write, a port shift moves
-    every track of every row one domain (none on the SRAM AP, whose domains are columns),
-    and each I/O word moves ``tracks`` bits."""
+    of ``arrays`` arrays of ``params`` rows and tracks, sharing one sequencer: each run goes
+    to an array, ``arrays`` runs at a time. In a run every row compares every searched column
+    and precharges its match line, the tagged rows (``write_activity`` of them) write, a port
+    shift moves every track of every row one domain (none on the SRAM AP, whose domains are
+    columns), and each I/O word moves ``tracks`` bits. An idle array costs nothing on the
+    RTM-AP (racetracks are non-volatile: it is powered off) but leaks on the SRAM AP."""
+    if arrays < 1:
+        raise RtmapError(f"arrays must be at least 1, got {arrays}")
     cost = costs.values[technology]
     rows, tracks = params.rows, params.tracks
     shifts = "shift_per_domain_track" in cost  # else a domain is a column: no shift cycles
     cycles = counts.cycles - (0 if shifts else counts.shifts * params.shift_latency)
-    latency = cycles * cost["clock_period"]
+    latency = cycles // counts.runs * math.ceil(counts.runs / arrays) * cost["clock_period"]
     energy = {
         "search": rows * (counts.searched_columns * cost["search_per_column_row"]
                           + counts.searches * cost["match_line_per_row"]),
@@ -144,12 +164,12 @@ def ap_energy(counts: ApCounts, params: MachineParams, costs: Costs,
         "control": latency * cost["controller_power"],
     }
     if "leakage_per_bit" in cost:
-        cells = rows * tracks * params.domains
+        cells = arrays * rows * tracks * params.domains
         energy["leakage"] = latency * cells * cost["leakage_per_bit"]
     return {**energy, "total": sum(energy.values()), "latency_s": latency}
 
 
-def crossbar_energy(layer: Layer, positions: int, costs: Costs,
+def crossbar_energy(layer: Layer | LayerDims, positions: int, costs: Costs,
                     out_bits: int) -> dict[str, float]:
     """Energy by category (J) and ``latency_s`` of ``layer`` on a weight-stationary crossbar
     accelerator: its weights spread over size x size crossbars (``cells_per_weight`` columns
@@ -178,25 +198,56 @@ def crossbar_energy(layer: Layer, positions: int, costs: Costs,
 
 
 def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int = 15,
+                   zero_fraction: float = ZERO_FRACTION, arrays: int | None = None,
                    seed: int = 0, jobs: int = 1) -> dict:
     """Energy and latency of one inference (batch 1) through ``shapes`` (LayerShapes of
-    compiler/networks.py) with random 40%-zero ternary weights: every conv and add
-    requantises in the array to ``levels`` levels, except the last layer, which returns raw
-    sums. Each shape is compiled once and counted ``repeat`` times. ``jobs``: compile in
-    that many processes."""
+    compiler/networks.py) with random ternary weights (``zero_fraction`` of them zero): every
+    layer but a max-pool requantises in the array to ``levels`` levels, except the last
+    layer, which returns raw sums. Each shape is compiled once and counted ``repeat`` times.
+    ``arrays``: arrays of ``params`` on the chip (default: as many as the layer with the
+    most output positions needs, so that every layer runs in one pass of its program).
+    ``jobs``: compile in that many processes."""
     shapes = list(shapes)
-    tasks = [(shape, params, levels if shape.kind != "maxpool" and index < len(shapes) - 1
-              else None, seed + index) for index, shape in enumerate(shapes)]
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    tasks = layer_tasks(shapes, params, levels=levels, zero_fraction=zero_fraction, seed=seed)
+    counted = count_layers(tasks, jobs)
+    for result in counted:
+        if isinstance(result, str):
+            raise RtmapError(result)
+    return summarise(shapes, counted, params, costs, zero_fraction, arrays)
 
-        with ProcessPoolExecutor(jobs) as pool:
-            counted = list(pool.map(_count_shape, *zip(*tasks, strict=True)))
-    else:
-        counted = [_count_shape(*task) for task in tasks]
+
+def layer_tasks(shapes, params: MachineParams, *, levels: int = 15,
+                zero_fraction: float = ZERO_FRACTION, seed: int = 0) -> list:
+    """One ``_count_shape`` argument tuple per shape: what ``count_layers`` runs."""
+    shapes = list(shapes)
+    return [(shape, params, levels if shape.kind != "maxpool" and index < len(shapes) - 1
+             else None, zero_fraction, seed + index) for index, shape in enumerate(shapes)]
+
+
+def count_layers(tasks: list, jobs: int = 1) -> list:
+    """``_count_shape`` of every task, in ``jobs`` processes; a task the machine cannot run
+    (e.g. too few tracks for its sums) gives its one-line error message instead."""
+    if jobs > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with ProcessPoolExecutor(min(jobs, len(tasks))) as pool:
+                return list(pool.map(_count_shape_or_error, *zip(*tasks, strict=True)))
+        except BrokenProcessPool:
+            raise RtmapError(f"a compiling process died, probably out of memory: try fewer "
+                             f"--jobs than {jobs}") from None
+    return [_count_shape_or_error(*task) for task in tasks]
+
+
+def summarise(shapes, counted, params: MachineParams, costs: Costs,
+              zero_fraction: float = ZERO_FRACTION, arrays: int | None = None) -> dict:
+    """The report of ``network_energy`` from the shapes and their ``count_layers`` results."""
+    if arrays is None:
+        arrays = max(counts.runs for _, counts, _ in counted)
     layers = []
     for shape, (layer, counts, out_bits) in zip(shapes, counted, strict=True):
-        rtm = ap_energy(counts, params, costs)
+        rtm = ap_energy(counts, params, costs, arrays=arrays)
         layers.append({
             "name": shape.name, "kind": shape.kind, "repeat": shape.repeat,
             "positions": shape.positions, "runs": counts.runs, "cycles": counts.cycles,
@@ -204,7 +255,7 @@ def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int =
             "io_words": counts.io_words, "ops": counts.adds,
             "energy_j": {k: v for k, v in rtm.items() if k != "latency_s"},
             "latency_s": rtm["latency_s"],
-            "sram_ap": ap_energy(counts, params, costs, "sram_ap"),
+            "sram_ap": ap_energy(counts, params, costs, "sram_ap", arrays),
             "crossbar": crossbar_energy(layer, shape.positions, costs, out_bits),
         })
 
@@ -213,26 +264,73 @@ def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int =
 
     energy = total(lambda layer: layer["energy_j"]["total"])
     movement = total(lambda layer: layer["energy_j"]["movement"])
+    crossbar = total(lambda layer: layer["crossbar"]["total"])
+    # The shift energy is the least known cost and usually the largest one: what value of it
+    # would make the RTM-AP match the crossbar, or beat it by the paper's 7.5x?
+    shifted = total(lambda layer: layer["shifts"]) * params.rows * params.tracks
+    rest = energy - total(lambda layer: layer["energy_j"]["shift"])
+
+    def shift_cost_for(ratio: float) -> float | None:
+        spare = crossbar / ratio - rest
+        return spare / shifted if spare > 0 and shifted else None
+
     return {
-        "params": params.as_dict(), "costs": costs.path, "layers": layers,
+        "params": params.as_dict(), "arrays": arrays, "costs": costs.path,
+        "zero_fraction": zero_fraction,
+        "layers": layers,
         "energy_per_inference_j": energy,
         "latency_s": total(lambda layer: layer["latency_s"]),
         "sram_ap_energy_j": total(lambda layer: layer["sram_ap"]["total"]),
-        "crossbar_energy_j": total(lambda layer: layer["crossbar"]["total"]),
+        "crossbar_energy_j": crossbar,
+        "sram_ap_latency_s": total(lambda layer: layer["sram_ap"]["latency_s"]),
+        "crossbar_latency_s": total(lambda layer: layer["crossbar"]["latency_s"]),
         "ratio_vs_sram_ap": total(lambda layer: layer["sram_ap"]["total"]) / energy,
-        "ratio_vs_crossbar": total(lambda layer: layer["crossbar"]["total"]) / energy,
+        "ratio_vs_crossbar": crossbar / energy,
         "activation_movement_share": movement / energy,
+        "shift_share": total(lambda layer: layer["energy_j"]["shift"]) / energy,
+        "shift_per_domain_track_j": costs("rtm_ap", "shift_per_domain_track"),
+        "shifted_track_domains": shifted,
+        "shift_cost_for_crossbar_parity_j": shift_cost_for(1.0),
+        "shift_cost_for_paper_ratio_j": shift_cost_for(PAPER_RATIO_VS_CROSSBAR),
     }
 
 
-def _count_shape(shape, params: MachineParams, levels: int | None, seed: int):
-    """The layer drawn for ``shape``, its counts, and the bits each of its outputs has."""
-    layer = random_layer_for(shape, np.random.default_rng(seed), levels=levels)
-    counts = ap_counts(layer, params, shape.positions)
+def _count_shape_or_error(shape, params, levels, zero_fraction, seed):
+    try:
+        return _count_shape(shape, params, levels, zero_fraction, seed)
+    except RtmapError as exc:
+        return f"{shape.name}: {exc}"
+
+
+def _count_shape(shape, params: MachineParams, levels: int | None, zero_fraction: float,
+                 seed: int):
+    """The layer drawn for ``shape`` (its ``LayerDims``), its counts, and the bits each of its
+    outputs has. A linear layer wider than ``MAX_COMPILE_WEIGHTS`` (VGG-16's fc6 has 103 M
+    weights, too many to compile at once in memory) is drawn and compiled in slices of output
+    channels run one after another; slices share no subexpressions, so this overestimates
+    our adds a little."""
+    rng = np.random.default_rng(seed)
+    slices = [shape]
+    if shape.kind == "linear" and shape.weights > MAX_COMPILE_WEIGHTS:
+        width = max(1, MAX_COMPILE_WEIGHTS // shape.in_channels)
+        slices = [replace(shape, out_channels=min(width, shape.out_channels - start))
+                  for start in range(0, shape.out_channels, width)]
+    counts, out_bits = [], 0
+    for part in slices:
+        layer = random_layer_for(part, rng, zero_fraction=zero_fraction, levels=levels)
+        counts.append(ap_counts(layer, params, shape.positions))
+        out_bits = max(out_bits, _out_bits(layer))
+    total = ApCounts(**{field: counts[0].runs if field == "runs" else
+                        sum(getattr(c, field) for c in counts)
+                        for field in ApCounts.__annotations__})
+    dims = LayerDims(layer.kind, layer.kernel, layer.in_channels, shape.out_channels,
+                     layer.in_bits)
+    return dims, total, out_bits
+
+
+def _out_bits(layer: Layer) -> int:
     if layer.kind == "maxpool":
-        out_bits = layer.in_bits
-    elif layer.thresholds is not None:
-        out_bits = max(1, layer.thresholds.shape[1].bit_length())
-    else:
-        out_bits = max(accumulator_bits(s, layer.in_bits) for s in fold_weights(layer))
-    return layer, counts, out_bits
+        return layer.in_bits
+    if layer.thresholds is not None:
+        return max(1, layer.thresholds.shape[1].bit_length())
+    return max(accumulator_bits(s, layer.in_bits) for s in fold_weights(layer))

@@ -239,3 +239,59 @@ def test_energy_rejects_a_bad_cost_file(tmp_path, capsys, monkeypatch):
     assert main(["energy", "tiny", "--params", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: costs.toml: ") and err.count("\n") == 1, err
+
+
+def test_energy_draws_the_plot(tmp_path, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    plot = tmp_path / "p" / "energy.png"
+    assert main(["energy", "tiny", "--rows", "8", "--tracks", "40", "--domains", "16",
+                 "--zero-fraction", "0.6", "--arrays", "1", "--plot", str(plot)]) == 0
+    printed = capsys.readouterr().out
+    assert "on 1 arrays of 8 x 40 x 16" in printed and "ternary weights 60% zero" in printed
+    assert f"wrote {plot}" in printed
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--plot", "energy.pdf"], "energy.pdf: a plot is written as PNG"),
+    (["--zero-fraction", "1"], "--zero-fraction 1.0 is not in [0, 1)"),
+    (["--arrays", "0"], "argument --arrays: '0' is not a positive integer"),
+])
+def test_energy_rejects_bad_options_before_any_work(argv, message, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    assert main(["energy", "tiny", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_sweep_writes_the_csv_and_the_pareto_plot(tmp_path, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    out, plot = tmp_path / "s" / "sweep.csv", tmp_path / "s" / "pareto.png"
+    assert main(["sweep", "tiny", "--rows", "8,4,8", "--tracks", "40", "--domains", "8,16",
+                 "-o", str(out), "--plot", str(plot), "--jobs", "2"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in printed[1:5]] == [
+        ["4", "40", "8"], ["4", "40", "16"], ["8", "40", "8"], ["8", "40", "16"]]
+    assert "infeasible: conv: output channel" in printed[1]
+    assert printed[-2:] == [f"wrote {out}", f"wrote {plot}"]
+    assert out.read_text().count("\n") == 5 and plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--rows", "4,x"], "argument --rows: '4,x' is not a comma-separated list"),
+    (["--domains", "8", "--plot", "p.png"], "no design point of the sweep can run the network"),
+])
+def test_sweep_rejects_bad_lists_and_empty_plots(argv, message, tmp_path, capsys, monkeypatch):
+    from rtmap.compiler import networks
+
+    monkeypatch.setitem(networks.NETWORKS, "tiny", tiny_network)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "tiny", "--tracks", "40", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
