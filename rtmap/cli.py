@@ -180,7 +180,7 @@ def _energy_inputs(args: argparse.Namespace):
 
 
 def _check_png(path: str | None) -> None:
-    """Before any work: a plot is a PNG file in a directory we can create."""
+    """Before any work (a sweep takes minutes): a plot must be named FILE.png."""
     if path is not None and Path(path).suffix.lower() != ".png":
         raise RtmapError(f"{path}: a plot is written as PNG; name it FILE.png")
 
