@@ -181,8 +181,10 @@ def _energy_inputs(args: argparse.Namespace):
 
 def _check_png(path: str | None) -> None:
     """Before any work (a sweep takes minutes): a plot must be named FILE.png."""
-    if path is not None and Path(path).suffix.lower() != ".png":
-        raise RtmapError(f"{path}: a plot is written as PNG; name it FILE.png")
+    from .sim.energy_plot import check_plot_path
+
+    if path is not None:
+        check_plot_path(path)
 
 
 def _positive_list(text: str) -> list[int]:
@@ -285,7 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=_positive, metavar="H")
     p.add_argument("--width", type=_positive, metavar="W")
     p.set_defaults(func=_cmd_random)
-
 
     p = sub.add_parser("energy", help="energy and latency of a built-in network on this machine "
                        "and on the SRAM-CAM AP and crossbar baselines")

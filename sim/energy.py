@@ -265,10 +265,12 @@ def summarise(shapes, counted, params: MachineParams, costs: Costs,
     energy = total(lambda layer: layer["energy_j"]["total"])
     movement = total(lambda layer: layer["energy_j"]["movement"])
     crossbar = total(lambda layer: layer["crossbar"]["total"])
+    sram_ap = total(lambda layer: layer["sram_ap"]["total"])
+    shift = total(lambda layer: layer["energy_j"]["shift"])
     # The shift energy is the least known cost and usually the largest one: what value of it
     # would make the RTM-AP match the crossbar, or beat it by the paper's 7.5x?
     shifted = total(lambda layer: layer["shifts"]) * params.rows * params.tracks
-    rest = energy - total(lambda layer: layer["energy_j"]["shift"])
+    rest = energy - shift
 
     def shift_cost_for(ratio: float) -> float | None:
         spare = crossbar / ratio - rest
@@ -280,14 +282,14 @@ def summarise(shapes, counted, params: MachineParams, costs: Costs,
         "layers": layers,
         "energy_per_inference_j": energy,
         "latency_s": total(lambda layer: layer["latency_s"]),
-        "sram_ap_energy_j": total(lambda layer: layer["sram_ap"]["total"]),
+        "sram_ap_energy_j": sram_ap,
         "crossbar_energy_j": crossbar,
         "sram_ap_latency_s": total(lambda layer: layer["sram_ap"]["latency_s"]),
         "crossbar_latency_s": total(lambda layer: layer["crossbar"]["latency_s"]),
-        "ratio_vs_sram_ap": total(lambda layer: layer["sram_ap"]["total"]) / energy,
+        "ratio_vs_sram_ap": sram_ap / energy,
         "ratio_vs_crossbar": crossbar / energy,
         "activation_movement_share": movement / energy,
-        "shift_share": total(lambda layer: layer["energy_j"]["shift"]) / energy,
+        "shift_share": shift / energy,
         "shift_per_domain_track_j": costs("rtm_ap", "shift_per_domain_track"),
         "shifted_track_domains": shifted,
         "shift_cost_for_crossbar_parity_j": shift_cost_for(1.0),

@@ -11,6 +11,14 @@ TECHNOLOGIES = (("energy_j", "RTM-AP (ours)"), ("sram_ap", "SRAM-CAM AP"),
                 ("crossbar", "ReRAM crossbar"))
 
 
+def check_plot_path(path) -> Path:
+    """A plot is a PNG: checked before any drawing (and, by the CLI, before any work)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise RtmapError(f"{path}: a plot is written as PNG; name it FILE.png")
+    return path
+
+
 def _pyplot():
     import matplotlib
 
@@ -27,6 +35,7 @@ def _categories(energy: dict) -> list[str]:
 def plot_energy_report(name: str, report: dict, path) -> Path:
     """Three panels: our energy per layer stacked by category (a layer's repeats included),
     the three technologies' totals (log scale), and each one's breakdown in shares."""
+    path = check_plot_path(path)
     plt = _pyplot()
     layers = report["layers"]
     figure, (per_layer, totals, shares) = plt.subplots(
@@ -80,6 +89,7 @@ def plot_energy_report(name: str, report: dict, path) -> Path:
 def plot_pareto(name: str, points: list[dict], path) -> Path:
     """Energy against latency of every feasible sweep point, the Pareto front joined up and
     its points labelled rows x tracks x domains."""
+    path = check_plot_path(path)
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(8, 6))
     feasible = [p for p in points if p["energy_per_inference_j"] is not None]
@@ -109,11 +119,7 @@ def plot_pareto(name: str, points: list[dict], path) -> Path:
     return _save(figure, plt, path)
 
 
-def _save(figure, plt, path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        plt.close(figure)
-        raise RtmapError(f"{path}: a plot is written as PNG; name it FILE.png")
+def _save(figure, plt, path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=120)

@@ -8,7 +8,7 @@ CATEGORIES = ("search", "write", "shift", "movement", "control")
 
 def format_energy_report(name: str, report: dict) -> str:
     """Energies in microjoules per layer (one layer; ``x`` repeats of it are in the totals);
-``cycles`` and ``shifts`` summed over the layer's ``runs`` (one per array it occupies)."""
+    ``cycles`` and ``shifts`` summed over the layer's ``runs`` (one per array it occupies)."""
     header = (f"{'layer':>9} {'x':>2} {'runs':>5} {'cycles':>11} {'shifts':>10}"
               + "".join(f" {c + ' uJ':>12}" for c in CATEGORIES)
               + f" {'total uJ':>11} {'SRAM-AP uJ':>11} {'crossbar uJ':>11}")

@@ -35,11 +35,13 @@ def sweep(shapes, base: MachineParams, rows, tracks, domains, costs: Costs, *,
     points = []
     for (r, t, d), params in zip(itertools.product(rows, tracks, domains), machines, strict=True):
         point = {"rows": r, "tracks": t, "domains": d, "shift_latency": base.shift_latency}
-        results = params if isinstance(params, str) else [next(counted) for _ in shapes]
-        problems = [params] if isinstance(params, str) else \
-            [result for result in results if isinstance(result, str)]
-        if problems:
-            point.update(dict.fromkeys(COLUMNS[4:10]), infeasible=problems[0])
+        if isinstance(params, str):
+            problem = params
+        else:
+            results = [next(counted) for _ in shapes]
+            problem = next((result for result in results if isinstance(result, str)), None)
+        if problem:
+            point.update(dict.fromkeys(COLUMNS[4:10]), infeasible=problem)
         else:
             report = summarise(shapes, results, params, costs, zero_fraction)
             point.update({key: report[key] for key in COLUMNS[4:10]}, infeasible="")
