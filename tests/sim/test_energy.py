@@ -237,3 +237,31 @@ def test_the_break_even_shift_costs_give_the_ratios_they_name():
     rest = shipped["energy_per_inference_j"] * (1 - shipped["shift_share"])
     assert rest > shipped["crossbar_energy_j"]
     assert shipped["shift_cost_for_crossbar_parity_j"] is None
+
+
+def test_a_compiling_process_that_dies_is_a_one_line_error(monkeypatch):
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+
+    from rtmap.sim import energy
+
+    class DyingPool:  # what the pool does when the kernel kills a worker for memory
+        def __init__(self, workers):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, *args):
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", DyingPool)
+    params = MachineParams(rows=4, tracks=24, domains=16, program_depth=1 << 14)
+    tasks = energy.layer_tasks([LayerShape("a", "linear", 2, 4), LayerShape("b", "linear", 2, 4)],
+                               params)
+    with pytest.raises(RtmapError, match=r"^a compiling process died, probably out of memory: "
+                       r"try fewer --jobs than 2$"):
+        energy.count_layers(tasks, jobs=2)
