@@ -32,7 +32,7 @@ DEFAULT_COSTS = Path(__file__).with_name("energy_costs.toml")
 # about 40% of Gaussian-like weights (the fraction a user can change with --zero-fraction).
 ZERO_FRACTION = 0.4
 PAPER_RATIO_VS_CROSSBAR = 7.5  # de Lima et al., DATE 2024: ResNet-18 energy efficiency
-MAX_COMPILE_WEIGHTS = 4_000_000  # wider linear layers are counted in slices (_count_shape)
+MAX_COMPILE_WEIGHTS = 4_000_000  # wider linear layers are counted in slices (_slices)
 UNITS = {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "J": 1.0, "fW": 1e-15, "mW": 1e-3, "W": 1.0,
          "ns": 1e-9, "s": 1.0, "1": 1.0}
 REQUIRED = {
@@ -218,26 +218,38 @@ def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int =
 
 def layer_tasks(shapes, params: MachineParams, *, levels: int = 15,
                 zero_fraction: float = ZERO_FRACTION, seed: int = 0) -> list:
-    """One ``_count_shape`` argument tuple per shape: what ``count_layers`` runs."""
+    """One (shape, params, levels, zero_fraction, seed) per shape: what ``count_layers``
+    counts."""
     shapes = list(shapes)
     return [(shape, params, levels if shape.kind != "maxpool" and index < len(shapes) - 1
              else None, zero_fraction, seed + index) for index, shape in enumerate(shapes)]
 
 
 def count_layers(tasks: list, jobs: int = 1) -> list:
-    """``_count_shape`` of every task, in ``jobs`` processes; a task the machine cannot run
-    (e.g. too few tracks for its sums) gives its one-line error message instead."""
-    if jobs > 1 and len(tasks) > 1:
+    """``(dims, counts, out_bits)`` of every ``layer_tasks`` task, in ``jobs`` processes; a
+    task the machine cannot run (e.g. too few tracks for its sums) gives its one-line error
+    message instead. Each slice of a wide linear layer is a task of its own, so that VGG-16's
+    fc6 spreads over the processes."""
+    pieces = [(number, part, params, levels, zero_fraction,
+               seed if len(parts) == 1 else (seed, index))
+              for number, (shape, params, levels, zero_fraction, seed) in enumerate(tasks)
+              for parts in [_slices(shape)] for index, part in enumerate(parts)]
+    if jobs > 1 and len(pieces) > 1:
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            with ProcessPoolExecutor(min(jobs, len(tasks))) as pool:
-                return list(pool.map(_count_shape_or_error, *zip(*tasks, strict=True)))
+            with ProcessPoolExecutor(min(jobs, len(pieces))) as pool:
+                counted = list(pool.map(_count_slice_or_error, *zip(*pieces, strict=True)))
         except BrokenProcessPool:
             raise RtmapError(f"a compiling process died, probably out of memory: try fewer "
                              f"--jobs than {jobs}") from None
-    return [_count_shape_or_error(*task) for task in tasks]
+    else:
+        counted = [_count_slice_or_error(*piece) for piece in pieces]
+    owners = [piece[0] for piece in pieces]
+    return [_join_slices(shape, [result for owner, result in zip(owners, counted, strict=True)
+                                 if owner == number])
+            for number, (shape, *_) in enumerate(tasks)]
 
 
 def summarise(shapes, counted, params: MachineParams, costs: Costs,
@@ -297,37 +309,44 @@ def summarise(shapes, counted, params: MachineParams, costs: Costs,
     }
 
 
-def _count_shape_or_error(shape, params, levels, zero_fraction, seed):
-    try:
-        return _count_shape(shape, params, levels, zero_fraction, seed)
-    except RtmapError as exc:
-        return f"{shape.name}: {exc}"
-
-
-def _count_shape(shape, params: MachineParams, levels: int | None, zero_fraction: float,
-                 seed: int):
-    """The layer drawn for ``shape`` (its ``LayerDims``), its counts, and the bits each of its
-    outputs has. A linear layer wider than ``MAX_COMPILE_WEIGHTS`` (VGG-16's fc6 has 103 M
-    weights, too many to compile at once in memory) is drawn and compiled in slices of output
-    channels run one after another; slices share no subexpressions, so this overestimates
+def _slices(shape) -> list:
+    """``shape`` itself, or for a linear layer wider than ``MAX_COMPILE_WEIGHTS`` (VGG-16's fc6
+    has 103 M weights, too many to compile at once in memory) slices of its output channels,
+    counted as run one after another. Slices share no subexpressions, so this overestimates
     our adds a little."""
-    rng = np.random.default_rng(seed)
-    slices = [shape]
-    if shape.kind == "linear" and shape.weights > MAX_COMPILE_WEIGHTS:
-        width = max(1, MAX_COMPILE_WEIGHTS // shape.in_channels)
-        slices = [replace(shape, out_channels=min(width, shape.out_channels - start))
-                  for start in range(0, shape.out_channels, width)]
-    counts, out_bits = [], 0
-    for part in slices:
-        layer = random_layer_for(part, rng, zero_fraction=zero_fraction, levels=levels)
-        counts.append(ap_counts(layer, params, shape.positions))
-        out_bits = max(out_bits, _out_bits(layer))
+    if shape.kind != "linear" or shape.weights <= MAX_COMPILE_WEIGHTS:
+        return [shape]
+    width = max(1, MAX_COMPILE_WEIGHTS // shape.in_channels)
+    return [replace(shape, out_channels=min(width, shape.out_channels - start))
+            for start in range(0, shape.out_channels, width)]
+
+
+def _count_slice_or_error(number, part, params, levels, zero_fraction, seed):
+    """The ``LayerDims`` of the layer drawn for the slice ``part`` of task ``number``'s shape,
+    its counts, and the bits each of its outputs has; or the one-line reason the machine
+    cannot run it."""
+    try:
+        layer = random_layer_for(part, np.random.default_rng(seed),
+                                 zero_fraction=zero_fraction, levels=levels)
+        dims = LayerDims(layer.kind, layer.kernel, layer.in_channels, layer.out_channels,
+                         layer.in_bits)
+        return dims, ap_counts(layer, params, part.positions), _out_bits(layer)
+    except RtmapError as exc:
+        return f"{part.name}: {exc}"
+
+
+def _join_slices(shape, counted: list):
+    """One shape's ``LayerDims``, counts summed over its slices, and widest output; or the
+    first slice's error."""
+    problem = next((result for result in counted if isinstance(result, str)), None)
+    if problem:
+        return problem
+    counts = [result[1] for result in counted]
     total = ApCounts(**{field: counts[0].runs if field == "runs" else
                         sum(getattr(c, field) for c in counts)
                         for field in ApCounts.__annotations__})
-    dims = LayerDims(layer.kind, layer.kernel, layer.in_channels, shape.out_channels,
-                     layer.in_bits)
-    return dims, total, out_bits
+    dims = counted[0][0]._replace(out_channels=shape.out_channels)
+    return dims, total, max(result[2] for result in counted)
 
 
 def _out_bits(layer: Layer) -> int:

@@ -204,16 +204,20 @@ def test_a_wide_linear_layer_is_counted_in_slices_of_output_channels(monkeypatch
     monkeypatch.setattr(energy, "MAX_COMPILE_WEIGHTS", 40)
     shape = LayerShape("fc", "linear", 7, 16)  # 112 weights: slices of 2, 2, 2 and 1 outputs
     params = MachineParams(rows=4, tracks=24, domains=16, program_depth=1 << 14)
-    dims, counts, _ = energy._count_shape(shape, params, None, 0.4, seed=3)
+    task = (shape, params, None, 0.4, 3)
+    (dims, counts, out_bits), = energy.count_layers([task])
     assert dims.out_channels == 7 and dims.in_channels == 16
-    rng = np.random.default_rng(3)
-    slices = [ap_counts(random_layer_for(LayerShape("fc", "linear", n, 16), rng), params, 1)
-              for n in (2, 2, 2, 1)]
+    slices = [ap_counts(random_layer_for(LayerShape("fc", "linear", n, 16),
+                                         np.random.default_rng((3, index))), params, 1)
+              for index, n in enumerate((2, 2, 2, 1))]
     assert counts.runs == 1
     for field in ("cycles", "searches", "writes", "shifts", "io_words", "adds"):
         assert getattr(counts, field) == sum(getattr(s, field) for s in slices), field
-    whole = crossbar_energy(random_layer_for(shape, rng), 1, load_costs(), out_bits=8)
+    whole = crossbar_energy(random_layer_for(shape, np.random.default_rng(3)), 1, load_costs(),
+                            out_bits=8)
     assert crossbar_energy(dims, 1, load_costs(), out_bits=8) == whole
+    # In two processes, each slice is a task of its own; the sums are the same.
+    assert energy.count_layers([task, task], jobs=2) == [(dims, counts, out_bits)] * 2
 
 
 def test_the_break_even_shift_costs_give_the_ratios_they_name():
