@@ -7,7 +7,7 @@ TRACKS  ?= 32
 DOMAINS ?= 16
 JOBS    ?= 2
 
-.PHONY: setup test lint verilog bench clean
+.PHONY: setup test lint verilog bench e2e model clean
 
 setup: $(BIN)/rtmap
 
@@ -22,7 +22,7 @@ test: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 lint: setup
-	$(BIN)/ruff check rtmap hw compiler sim tests
+	$(BIN)/ruff check rtmap hw compiler sim train tests
 
 verilog: setup
 	$(BIN)/rtmap verilog -o build/verilog --rows $(ROWS) --tracks $(TRACKS) --domains $(DOMAINS)
@@ -31,6 +31,15 @@ verilog: setup
 bench: setup
 	@for script in bench/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The trained digits TWN on the float fake-quant, golden, simulator and RTL models, side by
+# side, over the whole test split (the RTL in $(JOBS) Verilator processes).
+e2e: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/e2e_digits.py --jobs $(JOBS)
+
+# Train the digits TWN again and write models/digits (committed; tests never retrain).
+model: setup
+	$(BIN)/python -m rtmap.train.digits -o models/digits
 
 clean:
 	rm -rf build sim_build .pytest_cache

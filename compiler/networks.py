@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..errors import RtmapError
 from ..sim.layer import Layer
 from ..sim.random_layer import random_layer
 
@@ -145,3 +146,25 @@ def random_layer_for(shape: LayerShape, rng: np.random.Generator,
         return random_layer(rng, kind="linear", **common)
     return random_layer(rng, kind="conv2d", kernel=(shape.kernel, shape.kernel),
                         stride=shape.stride, padding=shape.padding, **common)
+
+
+def network_file_shapes(network) -> tuple[list[LayerShape], list[Layer]]:
+    """The layers of a network file (:class:`rtmap.sim.network.Network`) that run on the
+    processor, as shapes (one image each) beside the layers themselves; a flatten moves
+    nothing and is left out."""
+    shapes, layers = [], []
+    for step in network.steps:
+        if step.layer is None:
+            continue
+        layer = step.layer
+        kh, kw = layer.kernel
+        if kh != kw:
+            raise RtmapError(f"{network.source}: layer {step.name!r} has a {kh}x{kw} kernel; the "
+                             "energy model takes square kernels")
+        height, width = step.in_shape[1:] if len(step.in_shape) == 3 else (1, 1)
+        shapes.append(LayerShape(step.name, step.kind, layer.out_channels,
+                                 layer.weights.shape[1] if layer.weights is not None
+                                 else layer.in_channels, kh, layer.stride, layer.padding,
+                                 height, width))
+        layers.append(layer)
+    return shapes, layers

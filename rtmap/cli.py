@@ -93,6 +93,46 @@ def _cmd_run(args: argparse.Namespace) -> None:
         stats_path.write_text(json.dumps({"backend": args.backend, **result.stats}, indent=2))
 
 
+def _cmd_run_network(args: argparse.Namespace) -> None:
+    from .run import run_network
+    from .sim.layer import load_input
+    from .sim.network import check_network_input, load_network
+
+    network = load_network(args.model)
+    x = load_input(args.input)
+    check_network_input(network, x, where=Path(args.input).name)
+    build_dir = Path(args.build_dir) if args.build_dir else None
+    result = run_network(network, x, args.backend, _machine(args), build_dir=build_dir,
+                         simulator=args.simulator)
+    out = Path(args.output)
+    _make_dir(out.parent)
+    np.save(out, result.output)
+    print(f"wrote {out}: {result.output.dtype} {tuple(result.output.shape)} ({args.backend}, "
+          f"{result.stats['images']} image{'s' if result.stats['images'] > 1 else ''})")
+    if args.backend != "golden":
+        print(format_network_stats(result.stats))
+    if args.stats:
+        stats_path = Path(args.stats)
+        _make_dir(stats_path.parent)
+        stats_path.write_text(json.dumps(result.stats, indent=2))
+
+
+def format_network_stats(stats: dict) -> str:
+    """A line per layer (runs, cycles, activation words in and out) and the totals."""
+    lines = [f"{'layer':>10} {'kind':>8} {'runs':>6} {'cycles':>12} {'words in':>10} "
+             f"{'words out':>10}"]
+    for layer in stats["layers"]:
+        if "cycles" not in layer:  # a flatten: the host reshapes, nothing moves
+            lines.append(f"{layer['name']:>10} {layer['kind']:>8} {'':>6} {'':>12} {'':>10} "
+                         f"{'':>10}")
+            continue
+        lines.append(f"{layer['name']:>10} {layer['kind']:>8} {layer['runs']:>6} "
+                     f"{layer['cycles']:>12} {layer['words_in']:>10} {layer['words_out']:>10}")
+    lines.append(f"{'total':>10} {'':>8} {'':>6} {stats['cycles']:>12} {stats['words_in']:>10} "
+                 f"{stats['words_out']:>10}")
+    return "\n".join(lines)
+
+
 def _cmd_random(args: argparse.Namespace) -> None:
     from .sim.layer import save_layer
     from .sim.random_layer import random_input, random_layer
@@ -131,11 +171,11 @@ def _cmd_energy(args: argparse.Namespace) -> None:
     from .sim.energy_report import format_energy_report
 
     _check_png(args.plot)
-    costs, shapes = _energy_inputs(args)
+    costs, shapes, layers, zero_fraction = _energy_inputs(args)
     # Energy does not depend on the program memory: layers are counted whatever their size.
     params = replace(_machine(args), program_depth=1 << 24)
-    report = network_energy(shapes, params, costs, zero_fraction=args.zero_fraction,
-                            arrays=args.arrays, seed=args.seed, jobs=args.jobs)
+    report = network_energy(shapes, params, costs, zero_fraction=zero_fraction,
+                            arrays=args.arrays, seed=args.seed, jobs=args.jobs, layers=layers)
     print(format_energy_report(args.network, report))
     if args.json:
         path = Path(args.json)
@@ -152,10 +192,10 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     from .sim.sweep import format_sweep, sweep, write_sweep_csv
 
     _check_png(args.plot)
-    costs, shapes = _energy_inputs(args)
+    costs, shapes, layers, zero_fraction = _energy_inputs(args)
     base = MachineParams(shift_latency=args.shift_latency, program_depth=1 << 24)
     points = sweep(shapes, base, args.rows, args.tracks, args.domains, costs,
-                   zero_fraction=args.zero_fraction, seed=args.seed, jobs=args.jobs)
+                   zero_fraction=zero_fraction, seed=args.seed, jobs=args.jobs, layers=layers)
     print(format_sweep(points))
     print(f"wrote {write_sweep_csv(points, args.output)}")
     if args.plot:
@@ -167,16 +207,31 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _energy_inputs(args: argparse.Namespace):
-    """The cost file and the network's layer shapes (scaled to --size) of energy and sweep."""
-    from .compiler.networks import NETWORKS
-    from .sim.energy import load_costs
+    """What energy and sweep count: the cost file, the layer shapes, the real layers (None for
+    a built-in network, whose weights are drawn) and the fraction of zero weights."""
+    from .compiler.networks import NETWORKS, network_file_shapes
+    from .sim.energy import ZERO_FRACTION, load_costs
+    from .sim.network import load_network
 
-    if not 0 <= args.zero_fraction < 1:
-        raise RtmapError(f"--zero-fraction {args.zero_fraction} is not in [0, 1)")
     costs = load_costs(args.params)
-    shapes = [shape.scaled(args.size) if args.size else shape
-              for shape in NETWORKS[args.network]()]
-    return costs, shapes
+    if args.network in NETWORKS:
+        if not 0 <= args.zero_fraction < 1:
+            raise RtmapError(f"--zero-fraction {args.zero_fraction} is not in [0, 1)")
+        shapes = [shape.scaled(args.size) if args.size else shape
+                  for shape in NETWORKS[args.network]()]
+        return costs, shapes, None, args.zero_fraction
+    if not args.network.endswith(".npz") and not Path(args.network).exists():
+        raise RtmapError(f"unknown network {args.network!r}: give one of "
+                         f"{', '.join(sorted(NETWORKS))} or a network .npz file")
+    for option, value, default in (("--size", args.size, None),
+                                   ("--zero-fraction", args.zero_fraction, ZERO_FRACTION)):
+        if value != default:
+            raise RtmapError(f"{option} applies to the built-in networks; a network file has "
+                             "its own input size and weights")
+    shapes, layers = network_file_shapes(load_network(args.network))
+    weights = [layer.weights for layer in layers if layer.kind in ("conv2d", "linear")]
+    zeros = sum(int((w == 0).sum()) for w in weights) / max(1, sum(w.size for w in weights))
+    return costs, shapes, layers, zeros
 
 
 def _check_png(path: str | None) -> None:
@@ -206,7 +261,9 @@ def _add_energy_options(p: argparse.ArgumentParser) -> None:
     from .compiler.networks import NETWORKS
     from .sim.energy import ZERO_FRACTION
 
-    p.add_argument("network", choices=sorted(NETWORKS))
+    p.add_argument("network", metavar="NETWORK",
+                   help=f"{', '.join(sorted(NETWORKS))}, or a network .npz file (as "
+                   "rtmap run-network takes)")
     p.add_argument("--params", metavar="COSTS.toml",
                    help="per-operation costs (default: the shipped sim/energy_costs.toml)")
     p.add_argument("--size", type=_positive, metavar="S",
@@ -265,6 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HDL simulator for --backend rtl (default verilator)")
     _add_machine(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("run-network", help="run a network file on the golden model, the "
+                       "simulator or the RTL, layer after layer")
+    p.add_argument("model", metavar="MODEL.npz")
+    p.add_argument("--input", required=True, metavar="X.npy",
+                   help="one input of the network's input shape, or a batch (N, ...)")
+    p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+    p.add_argument("--backend", choices=("golden", "sim", "rtl"), default="golden")
+    p.add_argument("--stats", metavar="STATS.json",
+                   help="write every layer's counters and activation words moved")
+    p.add_argument("--build-dir", metavar="DIR", help="where rtl builds live (default build/rtl)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="HDL simulator for --backend rtl (default verilator)")
+    _add_machine(p)
+    p.set_defaults(func=_cmd_run_network)
 
     p = sub.add_parser("random", help="write a random ternary layer (and an input) to try things")
     p.add_argument("layer", metavar="LAYER.npz")

@@ -199,16 +199,19 @@ def crossbar_energy(layer: Layer | LayerDims, positions: int, costs: Costs,
 
 def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int = 15,
                    zero_fraction: float = ZERO_FRACTION, arrays: int | None = None,
-                   seed: int = 0, jobs: int = 1) -> dict:
+                   seed: int = 0, jobs: int = 1, layers=None) -> dict:
     """Energy and latency of one inference (batch 1) through ``shapes`` (LayerShapes of
     compiler/networks.py) with random ternary weights (``zero_fraction`` of them zero): every
     layer but a max-pool requantises in the array to ``levels`` levels, except the last
     layer, which returns raw sums. Each shape is compiled once and counted ``repeat`` times.
     ``arrays``: arrays of ``params`` on the chip (default: as many as the layer with the
     most output positions needs, so that every layer runs in one pass of its program).
-    ``jobs``: compile in that many processes."""
+    ``jobs``: compile in that many processes. ``layers``: the real layers of a network file,
+    one per shape, counted instead of random ones (``levels`` and ``zero_fraction`` are then
+    theirs)."""
     shapes = list(shapes)
-    tasks = layer_tasks(shapes, params, levels=levels, zero_fraction=zero_fraction, seed=seed)
+    tasks = layer_tasks(shapes, params, levels=levels, zero_fraction=zero_fraction, seed=seed,
+                        layers=layers)
     counted = count_layers(tasks, jobs)
     for result in counted:
         if isinstance(result, str):
@@ -217,12 +220,14 @@ def network_energy(shapes, params: MachineParams, costs: Costs, *, levels: int =
 
 
 def layer_tasks(shapes, params: MachineParams, *, levels: int = 15,
-                zero_fraction: float = ZERO_FRACTION, seed: int = 0) -> list:
-    """One (shape, params, levels, zero_fraction, seed) per shape: what ``count_layers``
-    counts."""
+                zero_fraction: float = ZERO_FRACTION, seed: int = 0, layers=None) -> list:
+    """One (shape, params, levels, zero_fraction, seed, layer) per shape: what
+    ``count_layers`` counts. ``layer`` is the given real layer, or None to draw one."""
     shapes = list(shapes)
+    layers = list(layers) if layers is not None else [None] * len(shapes)
     return [(shape, params, levels if shape.kind != "maxpool" and index < len(shapes) - 1
-             else None, zero_fraction, seed + index) for index, shape in enumerate(shapes)]
+             else None, zero_fraction, seed + index, layer)
+            for index, (shape, layer) in enumerate(zip(shapes, layers, strict=True))]
 
 
 def count_layers(tasks: list, jobs: int = 1) -> list:
@@ -231,9 +236,10 @@ def count_layers(tasks: list, jobs: int = 1) -> list:
     message instead. Each slice of a wide linear layer is a task of its own, so that VGG-16's
     fc6 spreads over the processes."""
     pieces = [(number, part, params, levels, zero_fraction,
-               seed if len(parts) == 1 else (seed, index))
-              for number, (shape, params, levels, zero_fraction, seed) in enumerate(tasks)
-              for parts in [_slices(shape)] for index, part in enumerate(parts)]
+               seed if len(parts) == 1 else (seed, index), layer)
+              for number, (shape, params, levels, zero_fraction, seed, layer) in enumerate(tasks)
+              for parts in [[shape] if layer is not None else _slices(shape)]
+              for index, part in enumerate(parts)]
     if jobs > 1 and len(pieces) > 1:
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
@@ -321,13 +327,14 @@ def _slices(shape) -> list:
             for start in range(0, shape.out_channels, width)]
 
 
-def _count_slice_or_error(number, part, params, levels, zero_fraction, seed):
-    """The ``LayerDims`` of the layer drawn for the slice ``part`` of task ``number``'s shape,
-    its counts, and the bits each of its outputs has; or the one-line reason the machine
-    cannot run it."""
+def _count_slice_or_error(number, part, params, levels, zero_fraction, seed, layer=None):
+    """The ``LayerDims`` of ``layer`` or of the layer drawn for the slice ``part`` of task
+    ``number``'s shape, its counts, and the bits each of its outputs has; or the one-line
+    reason the machine cannot run it."""
     try:
-        layer = random_layer_for(part, np.random.default_rng(seed),
-                                 zero_fraction=zero_fraction, levels=levels)
+        if layer is None:
+            layer = random_layer_for(part, np.random.default_rng(seed),
+                                     zero_fraction=zero_fraction, levels=levels)
         dims = LayerDims(layer.kind, layer.kernel, layer.in_channels, layer.out_channels,
                          layer.in_bits)
         return dims, ap_counts(layer, params, part.positions), _out_bits(layer)

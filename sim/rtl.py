@@ -6,6 +6,7 @@ are loaded at run time through the ``prog`` stream, so a new layer needs no rebu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -25,6 +26,27 @@ def config_key(params: MachineParams) -> str:
     return "_".join(f"{k}{v}" for k, v in params.as_dict().items())
 
 
+def _cached_verilog(params: MachineParams, work: Path) -> Path:
+    """The processor's Verilog in ``work``, generated again only when the generator's sources
+    (or amaranth) changed: generation takes seconds for a large array, and a network runs
+    the same machine once per layer."""
+    import amaranth
+
+    from .. import hw, isa
+    from .. import params as params_module
+
+    sources = sorted(Path(hw.__file__).parent.glob("*.py")) + [Path(isa.__file__),
+                                                               Path(params_module.__file__)]
+    digest = hashlib.sha256(amaranth.__version__.encode())
+    for source in sources:
+        digest.update(source.read_bytes())
+    stamp, verilog = work / "rtmap_top.stamp", work / "rtmap_top.v"
+    if not (verilog.is_file() and stamp.is_file() and stamp.read_text() == digest.hexdigest()):
+        write_verilog(params, verilog)
+        stamp.write_text(digest.hexdigest())
+    return verilog
+
+
 def execute_on_rtl(compiled, streams: list[list[int]], build_dir: Path | None = None,
                    simulator: str = "verilator"):
     """Each stream is one run of the compiled program; returns one RunOutcome per run."""
@@ -34,7 +56,7 @@ def execute_on_rtl(compiled, streams: list[list[int]], build_dir: Path | None = 
     root = Path(build_dir or os.environ.get("RTMAP_BUILD_DIR", DEFAULT_BUILD_DIR))
     work = (root / f"{simulator}_{config_key(params)}").resolve()
     work.mkdir(parents=True, exist_ok=True)
-    verilog = write_verilog(params, work / "rtmap_top.v")
+    verilog = _cached_verilog(params, work)
     expected = program_counts(compiled.code, params)
     # Job and result files of their own: several processes may share one build directory.
     with tempfile.TemporaryDirectory(dir=work, prefix="job_") as scratch:

@@ -18,10 +18,12 @@ COLUMNS = ("rows", "tracks", "domains", "shift_latency", "energy_per_inference_j
 
 
 def sweep(shapes, base: MachineParams, rows, tracks, domains, costs: Costs, *,
-          zero_fraction: float = ZERO_FRACTION, seed: int = 0, jobs: int = 1) -> list[dict]:
+          zero_fraction: float = ZERO_FRACTION, seed: int = 0, jobs: int = 1,
+          layers=None) -> list[dict]:
     """One point per (rows, tracks, domains): the network's totals on that machine, or why the
     compiler cannot map it there (``infeasible``). Every layer of every point is one task of a
-    single process pool, so a sweep keeps ``jobs`` cores busy."""
+    single process pool, so a sweep keeps ``jobs`` cores busy. ``layers``: a network file's real
+    layers, one per shape (else random ones are drawn)."""
     shapes = list(shapes)
     machines = []
     for r, t, d in itertools.product(rows, tracks, domains):
@@ -30,7 +32,8 @@ def sweep(shapes, base: MachineParams, rows, tracks, domains, costs: Costs, *,
         except RtmapError as exc:  # a size the hardware itself rejects
             machines.append(f"{r}x{t}x{d}: {exc}")
     tasks = [task for params in machines if not isinstance(params, str)
-             for task in layer_tasks(shapes, params, zero_fraction=zero_fraction, seed=seed)]
+             for task in layer_tasks(shapes, params, zero_fraction=zero_fraction, seed=seed,
+                                     layers=layers)]
     counted = iter(count_layers(tasks, jobs))
     points = []
     for (r, t, d), params in zip(itertools.product(rows, tracks, domains), machines, strict=True):

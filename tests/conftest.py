@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests/hw/hw_models.py holds the independent NumPy models of the machine, written from
 # docs/ISA.md; the RTL benches and the instruction simulator's tests both check against them.
 sys.path.insert(0, str(ROOT / "tests" / "hw"))
+# tests/sim/network_models.py: a random network and an independent model of a whole chain.
+sys.path.insert(0, str(ROOT / "tests" / "sim"))
 
 
 @pytest.fixture(scope="session")

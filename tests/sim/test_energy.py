@@ -204,7 +204,7 @@ def test_a_wide_linear_layer_is_counted_in_slices_of_output_channels(monkeypatch
     monkeypatch.setattr(energy, "MAX_COMPILE_WEIGHTS", 40)
     shape = LayerShape("fc", "linear", 7, 16)  # 112 weights: slices of 2, 2, 2 and 1 outputs
     params = MachineParams(rows=4, tracks=24, domains=16, program_depth=1 << 14)
-    task = (shape, params, None, 0.4, 3)
+    task = (shape, params, None, 0.4, 3, None)
     (dims, counts, out_bits), = energy.count_layers([task])
     assert dims.out_channels == 7 and dims.in_channels == 16
     slices = [ap_counts(random_layer_for(LayerShape("fc", "linear", n, 16),
