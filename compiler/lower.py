@@ -102,12 +102,17 @@ class Builder:
 
 
 def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray | None,
-                params: MachineParams, rounds: int | None = None
-                ) -> tuple[list[Instr], dict[str, int]]:
+                params: MachineParams, rounds: int | None = None, load: bool = True,
+                read: bool = True, halt: bool = True) -> tuple[list[Instr], dict[str, int]]:
     """The program, and its operation counts: ``add`` (two-operand adds/subtracts after CSE;
     a copy or negation is not one), ``temporaries`` (values computed once and shared) and
     ``max`` (a max-pool's two-operand maxima). ``rounds``: CSE improvement rounds per block
-    (default: a budget per layer)."""
+    (default: a budget per layer). Without ``load`` the inputs are already in tracks
+    0..inputs-1 and without ``read`` the outputs stay in their tracks (both only for resident
+    inputs; see :func:`rtmap.compiler.pipeline.compile_chain`); without ``halt`` the code
+    runs on into whatever follows."""
+    if plan.reloads and not (load and read):
+        raise ValueError("tiled inputs are loaded and read out group by group")
     b = Builder(params)
     blocks = len(plan.groups) * (len(plan.tiles) if plan.reloads else 1)
     if rounds is None and blocks > IMPROVE_MAX_BLOCKS:
@@ -117,7 +122,8 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
         for group in plan.groups:
             lower_tiled_group(b, plan, group, weights, thresholds, rounds, share=1 / blocks)
     else:
-        load_tile(b, plan, plan.inputs, masked=False)
+        if load:
+            load_tile(b, plan, plan.inputs, masked=False)
         for group in plan.groups:
             ops = schedule_group(weights[[c.channel for c in group.channels]],
                                  [c.acc_bits for c in group.channels], plan.in_bits,
@@ -134,8 +140,10 @@ def lower_layer(plan: LayerPlan, sums: list[ChannelSum], thresholds: np.ndarray 
                 b.adds += accumulate(b, channel.acc_track, channel.acc_bits, op.terms)
                 if thresholds is not None:
                     requantise(b, channel, thresholds[channel.channel])
-            read_out(b, plan, group)
-    b.code.append(Instr(Opcode.HALT))
+            if read:
+                read_out(b, plan, group)
+    if halt:
+        b.code.append(Instr(Opcode.HALT))
     return b.code, {"add": b.adds, "temporaries": b.temporaries, "max": b.maxima}
 
 
@@ -160,6 +168,14 @@ def load_tile(b: Builder, plan: LayerPlan, count: int, masked: bool) -> None:
     last = count - 1 if masked else b.params.tracks - 1
     load = Instr(Opcode.LOAD, advance=True, first=0, last=last)
     b.walk([Segment(plan.in_bits, b.every_row(load, plan.active_rows))])
+
+
+def hand_over(plan: LayerPlan) -> list[Instr]:
+    """Move each output channel k of a one-group layer into track k, bit i in domain i: where
+    a next layer's program expects its input k (see ``lower_layer(load=False)``)."""
+    (group,) = plan.groups
+    return [arith(ArithMode.MOV, c.channel, c.track, c.out_bits, c.out_bits)
+            for c in group.channels]
 
 
 def read_out(b: Builder, plan: LayerPlan, group: GroupPlan) -> None:

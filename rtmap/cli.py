@@ -103,7 +103,7 @@ def _cmd_run_network(args: argparse.Namespace) -> None:
     check_network_input(network, x, where=Path(args.input).name)
     build_dir = Path(args.build_dir) if args.build_dir else None
     result = run_network(network, x, args.backend, _machine(args), build_dir=build_dir,
-                         simulator=args.simulator)
+                         simulator=args.simulator, chain=not args.no_chain)
     out = Path(args.output)
     _make_dir(out.parent)
     np.save(out, result.output)
@@ -119,17 +119,18 @@ def _cmd_run_network(args: argparse.Namespace) -> None:
 
 def format_network_stats(stats: dict) -> str:
     """A line per layer (runs, cycles, activation words in and out) and the totals."""
-    lines = [f"{'layer':>10} {'kind':>8} {'runs':>6} {'cycles':>12} {'words in':>10} "
+    lines = [f"{'layer':>12} {'kind':>15} {'runs':>6} {'cycles':>12} {'words in':>10} "
              f"{'words out':>10}"]
     for layer in stats["layers"]:
         if "cycles" not in layer:  # a flatten: the host reshapes, nothing moves
-            lines.append(f"{layer['name']:>10} {layer['kind']:>8} {'':>6} {'':>12} {'':>10} "
-                         f"{'':>10}")
+            lines.append(f"{layer['name']:>12} {layer['kind']:>15}")
             continue
-        lines.append(f"{layer['name']:>10} {layer['kind']:>8} {layer['runs']:>6} "
-                     f"{layer['cycles']:>12} {layer['words_in']:>10} {layer['words_out']:>10}")
-    lines.append(f"{'total':>10} {'':>8} {'':>6} {stats['cycles']:>12} {stats['words_in']:>10} "
-                 f"{stats['words_out']:>10}")
+        lines.append(f"{layer['name']:>12} {layer['kind']:>15} {layer['runs']:>6} "
+                     f"{layer['cycles']:>12} {layer['words_in']:>10} {layer['words_out']:>10}"
+                     + (f"  outputs read out: {layer['not_chained']}"
+                        if "not_chained" in layer else ""))
+    lines.append(f"{'total':>12} {'':>15} {'':>6} {stats['cycles']:>12} "
+                 f"{stats['words_in']:>10} {stats['words_out']:>10}")
     return "\n".join(lines)
 
 
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("golden", "sim", "rtl"), default="golden")
     p.add_argument("--stats", metavar="STATS.json",
                    help="write every layer's counters and activation words moved")
+    p.add_argument("--no-chain", action="store_true",
+                   help="read every layer's outputs out, even where the next layer could "
+                   "take them in the array")
     p.add_argument("--build-dir", metavar="DIR", help="where rtl builds live (default build/rtl)")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
                    help="HDL simulator for --backend rtl (default verilator)")

@@ -9,13 +9,13 @@ import numpy as np
 
 from . import host
 from .compiler.analysis import activation_words
-from .compiler.pipeline import CompiledLayer, compile_layer
+from .compiler.pipeline import CompiledLayer, chain_kinds_fit, compile_chain, compile_layer
 from .errors import RtmapError
 from .isa import COUNTERS, ErrorCode
 from .params import MachineParams
 from .sim.golden import output_dtype
 from .sim.golden import run_layer as golden_layer
-from .sim.layer import Layer, check_input
+from .sim.layer import Layer, check_input, output_shape
 from .sim.network import INPUT, Network, check_network_input
 
 BACKENDS = ("golden", "sim", "rtl")
@@ -53,6 +53,15 @@ def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
     params = params or MachineParams()
     fields = host.receptive_fields(layer, x)
     compiled = compile_layer(layer, params, active_rows=min(params.rows, len(fields)))
+    values, stats = run_compiled(compiled, fields, backend, build_dir, simulator)
+    output = host.arrange_outputs(layer, x, values.astype(output_dtype(layer)))
+    return LayerResult(output, stats)
+
+
+def run_compiled(compiled: CompiledLayer, fields: np.ndarray, backend: str,
+                 build_dir: Path | None = None, simulator: str = "verilator"):
+    """(positions x output channels, stats) of ``compiled`` run on the receptive ``fields``
+    (one per output position), ``active_rows`` positions a run, on ``sim`` or ``rtl``."""
     runs = host.split_runs(fields, compiled.plan.active_rows)
     streams = [host.input_words(compiled.plan, run) for run in runs]
     if backend == "sim":
@@ -62,14 +71,14 @@ def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
 
         outcomes = execute_on_rtl(compiled, streams, build_dir=build_dir, simulator=simulator)
     per_position = []
+    tracks = compiled.program.params.tracks
     for outcome in outcomes:
         if outcome.error is not ErrorCode.NONE:
             raise RtmapError(f"{backend}: program stopped with {outcome.error.name} at pc "
                              f"{outcome.pc}")
-        per_position.append(host.decode_outputs(compiled.plan, outcome.outputs, params.tracks))
+        per_position.append(host.decode_outputs(compiled.output_plan, outcome.outputs, tracks))
     values = np.concatenate(per_position)[:len(fields)]
-    output = host.arrange_outputs(layer, x, values.astype(output_dtype(layer)))
-    return LayerResult(output, run_stats(compiled, outcomes, len(fields)))
+    return values, run_stats(compiled, outcomes, len(fields))
 
 
 @dataclass
@@ -80,36 +89,77 @@ class NetworkResult:
 
 def run_network(network: Network, x: np.ndarray, backend: str = "golden",
                 params: MachineParams | None = None, build_dir: Path | None = None,
-                simulator: str = "verilator") -> NetworkResult:
+                simulator: str = "verilator", chain: bool = True) -> NetworkResult:
     """The network's output for ``x`` (one image or a batch; the output is batched alike),
-    each layer run on ``backend`` with the whole batch at once. The stats list every layer's
-    counters (none on the golden model) and the activation words moved in and out."""
+    each layer run on ``backend`` with the whole batch at once. With ``chain``, a layer whose
+    outputs the next layer can take where they are (see ``compile_chain``) runs with it as
+    one program, and those activations never leave the array. The stats list every program's
+    counters (none on the golden model), the activation words moved in and out, and for a
+    layer that could not keep its outputs in the array, why (``not_chained``)."""
     if backend not in BACKENDS:
         raise RtmapError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    params = params or MachineParams()
     single = np.shape(x) == network.input_shape
     batch = check_network_input(network, x)
     outputs = {INPUT: batch}
+    kept_on_host = {step.source for step in network.steps if step.kind == "add"}
+    steps = list(network.steps)
     current = batch
     layers = []
-    for step in network.steps:
+    while steps:
+        step = steps.pop(0)
         if step.kind == "flatten":
             current = current.reshape(len(current), -1)
+            outputs[step.name] = current
             layers.append({"name": step.name, "kind": step.kind})
-        else:
-            operand = current
-            if step.kind == "add":
-                operand = np.concatenate([current, outputs[step.source]], axis=1)
-            result = run_layer(step.layer, operand, backend, params, build_dir, simulator)
-            current = result.output
-            layers.append({"name": step.name, "kind": step.kind, **_layer_totals(result.stats)})
-        outputs[step.name] = current
+            continue
+        operand = current
+        if step.kind == "add":
+            operand = np.concatenate([current, outputs[step.source]], axis=1)
+        following = steps[0] if steps else None
+        entry = {"name": step.name, "kind": step.kind}
+        if (chain and backend != "golden" and following is not None
+                and following.layer is not None
+                and chain_kinds_fit(step.layer, following.layer)):
+            if step.name in kept_on_host:
+                entry["not_chained"] = "a residual add takes them later"
+            else:
+                ran = _run_chain(step.layer, following.layer, operand, params, backend,
+                                 build_dir, simulator)
+                if isinstance(ran, str):
+                    entry["not_chained"] = ran
+                else:
+                    current = outputs[following.name] = ran.output
+                    steps.pop(0)
+                    layers.append({"name": f"{step.name}+{following.name}",
+                                   "kind": f"{step.kind}+{following.kind}",
+                                   "chain": [step.name, following.name],
+                                   **_layer_totals(ran.stats)})
+                    continue
+        result = run_layer(step.layer, operand, backend, params, build_dir, simulator)
+        current = outputs[step.name] = result.output
+        layers.append({**entry, **_layer_totals(result.stats)})
     stats = {"backend": backend, "images": len(batch), "layers": layers}
     if backend != "golden":
         stats.update({key: sum(layer.get(key, 0) for layer in layers)
                       for key in (*COUNTERS, "clock_cycles", "words_in", "words_out")
                       if any(key in layer for layer in layers)})
-        stats["params"] = (params or MachineParams()).as_dict()
+        stats["params"] = params.as_dict()
     return NetworkResult(current[0] if single else current, stats)
+
+
+def _run_chain(producer: Layer, consumer: Layer, x: np.ndarray, params: MachineParams,
+               backend: str, build_dir: Path | None, simulator: str) -> LayerResult | str:
+    """``consumer(producer(x))`` as one program (``compile_chain``), or why not."""
+    x = check_input(producer, x)
+    fields = host.receptive_fields(producer, x)
+    compiled = compile_chain(producer, consumer, params, min(params.rows, len(fields)))
+    if isinstance(compiled, str):
+        return compiled
+    values, stats = run_compiled(compiled, fields, backend, build_dir, simulator)
+    between = np.empty(output_shape(producer, x.shape), np.uint8)  # shape only
+    output = host.arrange_outputs(consumer, between, values.astype(output_dtype(consumer)))
+    return LayerResult(output, stats)
 
 
 def _layer_totals(stats: dict) -> dict:

@@ -87,3 +87,30 @@ def test_cli_run_on_three_backends_agrees(tmp_path, rtl_build_dir, capsys):
     assert stats["rtl"]["runs"] == 2  # 8 vectors on 6 rows
     assert {k: stats["rtl"][k] for k in COUNTERS} == {k: stats["sim"][k] for k in COUNTERS}
     assert stats["rtl"]["clock_cycles"] == stats["sim"]["cycles"]
+
+
+def test_a_chained_network_on_verilator(rtl_build_dir):
+    """Layers that keep their activations in the array between them, run as one program:
+    bit for bit and cycle for cycle the simulator's."""
+    from rtmap.run import run_network
+    from rtmap.sim.network import build_network
+
+    rng = np.random.default_rng(11)
+    arrays = {"a.weights": rng.integers(-1, 2, (4, 6)),
+              "a.thresholds": np.sort(rng.integers(-6, 7, (4, 3)), axis=1),
+              "b.weights": rng.integers(-1, 2, (3, 4)),
+              "b.thresholds": np.sort(rng.integers(-4, 5, (3, 3)), axis=1),
+              "c.weights": rng.integers(-1, 2, (2, 3))}
+    network = build_network({"format": "rtmap-network", "version": 1,
+                             "input": {"shape": [6], "in_bits": 4},
+                             "layers": [{"name": name, "kind": "linear"} for name in "abc"]},
+                            arrays)
+    x = rng.integers(0, 16, (8, 6))
+    expected = run_network(network, x).output
+    on_sim = run_network(network, x, "sim", PARAMS)
+    on_rtl = run_network(network, x, "rtl", PARAMS, build_dir=rtl_build_dir)
+    assert [layer["name"] for layer in on_rtl.stats["layers"]] == ["a+b", "c"]
+    np.testing.assert_array_equal(on_sim.output, expected)
+    np.testing.assert_array_equal(on_rtl.output, expected)
+    assert {k: on_rtl.stats[k] for k in COUNTERS} == {k: on_sim.stats[k] for k in COUNTERS}
+    assert on_rtl.stats["clock_cycles"] == on_sim.stats["cycles"]

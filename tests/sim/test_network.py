@@ -127,3 +127,75 @@ def test_bad_files_and_inputs(tmp_path):
         bad = np.zeros((1, 2, 6, 6), np.uint8)
         bad[0, 1, 2, 3] = 8
         check_network_input(loaded, bad, "x")
+
+
+def chain_network(rng):
+    """conv 3x3 -> conv 1x1 -> maxpool -> conv 1x1 -> flatten -> linear -> linear -> linear:
+    three pairs whose second layer can take the first one's outputs in the array."""
+    def thresholds(k, fan_in, levels=7):
+        return np.sort(rng.integers(-fan_in, fan_in + 1, (k, levels)), axis=1)
+
+    layers = [{"name": "a", "kind": "conv2d", "padding": 1}, {"name": "b", "kind": "conv2d"},
+              {"name": "p", "kind": "maxpool", "pool": [2, 2], "stride": 2},
+              {"name": "c", "kind": "conv2d"}, {"name": "flat", "kind": "flatten"},
+              {"name": "f1", "kind": "linear"}, {"name": "f2", "kind": "linear"},
+              {"name": "f3", "kind": "linear"}]
+    arrays = {"a.weights": rng.integers(-1, 2, (3, 2, 3, 3)), "a.thresholds": thresholds(3, 9),
+              "b.weights": rng.integers(-1, 2, (3, 3, 1, 1)), "b.thresholds": thresholds(3, 3),
+              "c.weights": rng.integers(-1, 2, (2, 3, 1, 1)), "c.thresholds": thresholds(2, 3),
+              "f1.weights": rng.integers(-1, 2, (5, 8)), "f1.thresholds": thresholds(5, 8),
+              "f2.weights": rng.integers(-1, 2, (4, 5)), "f2.thresholds": thresholds(4, 5),
+              "f3.weights": rng.integers(-1, 2, (3, 4))}
+    description = {"format": "rtmap-network", "version": 1,
+                   "input": {"shape": [2, 4, 4], "in_bits": 3}, "layers": layers}
+    return description, arrays
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_chained_layers_keep_their_activations_in_the_array(seed):
+    rng = np.random.default_rng(seed)
+    description, arrays = chain_network(rng)
+    network = build_network(description, arrays)
+    x = rng.integers(0, 8, (3, 2, 4, 4))
+    expected = reference(description, arrays, x)
+    chained = run_network(network, x, "sim", PARAMS)
+    apart = run_network(network, x, "sim", PARAMS, chain=False)
+    np.testing.assert_array_equal(chained.output, expected)
+    np.testing.assert_array_equal(apart.output, expected)
+    assert [layer["name"] for layer in chained.stats["layers"]] == ["a+b", "p+c", "flat",
+                                                                    "f1+f2", "f3"]
+    # What a chain does not move: the first layer's outputs and the second one's inputs.
+    by_name = {layer["name"]: layer for layer in apart.stats["layers"]}
+    saved = sum(by_name[first]["words_out"] + by_name[second]["words_in"]
+                for first, second in (("a", "b"), ("p", "c"), ("f1", "f2")))
+    moved = {key: chained.stats[key] - apart.stats[key] for key in ("words_in", "words_out")}
+    assert saved > 0 and sum(moved.values()) == -saved
+    for name in ("a+b", "p+c", "f1+f2"):
+        first, second = name.split("+")
+        layer = {entry["name"]: entry for entry in chained.stats["layers"]}[name]
+        assert layer["words_in"] == by_name[first]["words_in"]
+        assert layer["words_out"] == by_name[second]["words_out"]
+
+
+def test_a_layer_whose_outputs_cannot_stay_says_why():
+    rng = np.random.default_rng(4)
+    description, arrays = chain_network(rng)
+    network = build_network(description, arrays)
+    x = rng.integers(0, 8, (2, 2, 4, 4))
+    # 8 tracks: conv a's 18 inputs come in tiles, so its outputs are read out.
+    narrow = MachineParams(rows=8, tracks=8, domains=12, program_depth=1 << 14)
+    result = run_network(network, x, "sim", narrow)
+    np.testing.assert_array_equal(result.output, reference(description, arrays, x))
+    first = result.stats["layers"][0]
+    assert first["name"] == "a" and first["not_chained"] == "the conv2d's inputs are tiled"
+    # An output a later residual add needs stays on the host.
+    description, arrays = random_network(rng)
+    description["layers"][2] = {"name": "c2", "kind": "conv2d"}
+    arrays["c2.weights"] = rng.integers(-1, 2, (3, 3, 1, 1))
+    description["layers"][3]["from"] = "p1"
+    network = build_network(description, arrays)
+    x = rng.integers(0, 8, (1, 2, 6, 6))
+    result = run_network(network, x, "sim", PARAMS)
+    np.testing.assert_array_equal(result.output, reference(description, arrays, x))
+    assert [layer["name"] for layer in result.stats["layers"]][:3] == ["c1", "p1", "c2"]
+    assert result.stats["layers"][1]["not_chained"] == "a residual add takes them later"
