@@ -136,7 +136,10 @@ def run_network(network: Network, x: np.ndarray, backend: str = "golden",
                                    "chain": [step.name, following.name],
                                    **_layer_totals(ran.stats)})
                     continue
-        result = run_layer(step.layer, operand, backend, params, build_dir, simulator)
+        try:
+            result = run_layer(step.layer, operand, backend, params, build_dir, simulator)
+        except RtmapError as exc:  # e.g. the machine is too small for this layer
+            raise RtmapError(f"{network.source}: layer {step.name!r}: {exc}") from None
         current = outputs[step.name] = result.output
         layers.append({**entry, **_layer_totals(result.stats)})
     stats = {"backend": backend, "images": len(batch), "layers": layers}
@@ -153,7 +156,10 @@ def _run_chain(producer: Layer, consumer: Layer, x: np.ndarray, params: MachineP
     """``consumer(producer(x))`` as one program (``compile_chain``), or why not."""
     x = check_input(producer, x)
     fields = host.receptive_fields(producer, x)
-    compiled = compile_chain(producer, consumer, params, min(params.rows, len(fields)))
+    try:
+        compiled = compile_chain(producer, consumer, params, min(params.rows, len(fields)))
+    except RtmapError as exc:  # a layer the machine cannot map: run_layer says so
+        return str(exc)
     if isinstance(compiled, str):
         return compiled
     values, stats = run_compiled(compiled, fields, backend, build_dir, simulator)

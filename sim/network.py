@@ -170,7 +170,7 @@ def _build_step(index, entry, in_shape, in_bits, arrays, outputs, where) -> Step
     if unknown:
         raise RtmapError(f"{at}: {kind} takes no {', '.join(map(repr, unknown))}")
     mine = {key.split(".", 1)[1]: arrays.pop(key) for key in list(arrays)
-            if key.split(".", 1)[0] == name}
+            if "." in key and key.split(".", 1)[0] == name}
     extra = sorted(set(mine) - set(ARRAYS[kind]))
     if extra:
         raise RtmapError(f"{at}: a {kind} layer has no {', '.join(map(repr, extra))} array")

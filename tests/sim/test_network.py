@@ -199,3 +199,11 @@ def test_a_layer_whose_outputs_cannot_stay_says_why():
     np.testing.assert_array_equal(result.output, reference(description, arrays, x))
     assert [layer["name"] for layer in result.stats["layers"]][:3] == ["c1", "p1", "c2"]
     assert result.stats["layers"][1]["not_chained"] == "a residual add takes them later"
+
+
+def test_a_layer_too_big_for_the_machine_is_named():
+    network = build_network(*random_network(np.random.default_rng(2)), "net.npz")
+    tiny = MachineParams(rows=8, tracks=24, domains=12, program_depth=64)
+    with pytest.raises(RtmapError, match=r"^net.npz: layer 'c1': program needs \d+ words but "
+                       r"program_depth=64$"):
+        run_network(network, np.zeros((2, 6, 6), np.uint8), "sim", tiny)
