@@ -10,13 +10,16 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .cam_array import rejected
+
 MIN_DIVISOR = 4  # the receiver needs a middle to sample: at least 4 cycles per bit
 
 
-def _check_divisor(divisor) -> int:
+def _check_divisor(component, divisor) -> int:
     if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < MIN_DIVISOR:
-        raise ValueError(f"divisor must be an integer of at least {MIN_DIVISOR} clock cycles "
-                         f"per bit, not {divisor!r}")
+        raise rejected(component, ValueError(
+            f"divisor must be an integer of at least {MIN_DIVISOR} clock cycles per bit, not "
+            f"{divisor!r}"))
     return divisor
 
 
@@ -27,7 +30,7 @@ class UartTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__()
 
     def elaborate(self, platform):
@@ -65,7 +68,7 @@ class UartRx(wiring.Component):
     framing_error: Out(1)
 
     def __init__(self, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__()
 
     def elaborate(self, platform):
