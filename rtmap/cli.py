@@ -134,6 +134,32 @@ def format_network_stats(stats: dict) -> str:
     return "\n".join(lines)
 
 
+def _cmd_fpga_run(args: argparse.Namespace) -> None:
+    from .fpga import LinkClient, open_serial
+    from .run import run_layer
+    from .sim.layer import check_input, load_input, load_layer
+
+    layer = load_layer(args.layer)
+    x = check_input(layer, load_input(args.input), where=Path(args.input).name)
+    port = open_serial(args.port, args.baud)
+    with port:
+        link = LinkClient(port)
+        params = link.connect()
+        print(f"{args.port}: a {params.rows} x {params.tracks} x {params.domains} processor, "
+              f"program depth {params.program_depth}")
+        result = run_layer(layer, x, "fpga", link=link)
+    out = Path(args.output)
+    _make_dir(out.parent)
+    np.save(out, result.output)
+    print(f"wrote {out}: {result.output.dtype} {tuple(result.output.shape)} (fpga)")
+    print(" ".join(f"{k}={result.stats[k]}" for k in
+                   ("cycles", "searches", "writes", "shifts", "io_words", "runs")))
+    if args.stats:
+        stats_path = Path(args.stats)
+        _make_dir(stats_path.parent)
+        stats_path.write_text(json.dumps({"backend": "fpga", **result.stats}, indent=2))
+
+
 def _cmd_random(args: argparse.Namespace) -> None:
     from .sim.layer import save_layer
     from .sim.random_layer import random_input, random_layer
@@ -341,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HDL simulator for --backend rtl (default verilator)")
     _add_machine(p)
     p.set_defaults(func=_cmd_run_network)
+
+    p = sub.add_parser("fpga", help="the FPGA prototype: run layers on a board over its UART")
+    fpga = p.add_subparsers(dest="fpga_command", required=True, parser_class=_Parser)
+    p = fpga.add_parser("run", help="run a layer on the board (its machine parameters come "
+                        "from the board)")
+    p.add_argument("layer", metavar="LAYER.npz")
+    p.add_argument("--input", required=True, metavar="X.npy")
+    p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+    p.add_argument("--port", required=True, metavar="DEVICE", help="e.g. /dev/ttyUSB0")
+    p.add_argument("--baud", type=_positive, default=115_200,
+                   help="the board's baud rate (default 115200)")
+    p.add_argument("--stats", metavar="STATS.json", help="write counters and run statistics")
+    p.set_defaults(func=_cmd_fpga_run)
 
     p = sub.add_parser("random", help="write a random ternary layer (and an input) to try things")
     p.add_argument("layer", metavar="LAYER.npz")

@@ -40,32 +40,41 @@ class LayerResult:
 
 def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
               params: MachineParams | None = None, build_dir: Path | None = None,
-              simulator: str = "verilator") -> LayerResult:
+              simulator: str = "verilator", link=None) -> LayerResult:
     """The layer's output on ``backend`` (same dtype and shape as the golden model).
 
-    ``simulator`` (verilator or icarus) and ``build_dir`` apply to the rtl backend.
+    ``simulator`` (verilator or icarus) and ``build_dir`` apply to the rtl backend; ``link``
+    (a :class:`rtmap.fpga.LinkClient`) is the board of the fpga backend, whose machine
+    parameters it reports.
     """
-    if backend not in BACKENDS:
+    if backend not in (*BACKENDS, "fpga"):
         raise RtmapError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     x = check_input(layer, x)
     if backend == "golden":
         return LayerResult(golden_layer(layer, x))
+    if backend == "fpga":
+        params = link.params or link.connect()
     params = params or MachineParams()
     fields = host.receptive_fields(layer, x)
     compiled = compile_layer(layer, params, active_rows=min(params.rows, len(fields)))
-    values, stats = run_compiled(compiled, fields, backend, build_dir, simulator)
+    values, stats = run_compiled(compiled, fields, backend, build_dir, simulator, link)
     output = host.arrange_outputs(layer, x, values.astype(output_dtype(layer)))
     return LayerResult(output, stats)
 
 
 def run_compiled(compiled: CompiledLayer, fields: np.ndarray, backend: str,
-                 build_dir: Path | None = None, simulator: str = "verilator"):
+                 build_dir: Path | None = None, simulator: str = "verilator", link=None):
     """(positions x output channels, stats) of ``compiled`` run on the receptive ``fields``
-    (one per output position), ``active_rows`` positions a run, on ``sim`` or ``rtl``."""
+    (one per output position), ``active_rows`` positions a run, on ``sim``, ``rtl`` or
+    ``fpga`` (through ``link``)."""
     runs = host.split_runs(fields, compiled.plan.active_rows)
     streams = [host.input_words(compiled.plan, run) for run in runs]
     if backend == "sim":
         outcomes = execute_on_simulator(compiled, streams)
+    elif backend == "fpga":
+        from .fpga import execute_on_link
+
+        outcomes = execute_on_link(compiled, streams, link)
     else:
         from .sim.rtl import execute_on_rtl  # imports cocotb only when asked for
 

@@ -4,14 +4,12 @@ through the framed protocol gives the simulator's outputs bit for bit, and every
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
+from link_cases import linear_layer_runs
 
-from rtmap import host
-from rtmap.compiler.pipeline import compile_layer
 from rtmap.hostlink import (
     REPLY_SYNC,
     Command,
@@ -26,8 +24,6 @@ from rtmap.hw.host_link import HostLink
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import instruction_layout
 from rtmap.params import MachineParams
-from rtmap.run import execute_on_simulator
-from rtmap.sim.random_layer import random_input, random_layer
 
 PARAMS = MachineParams(rows=4, tracks=10, domains=8, program_depth=512)
 
@@ -123,14 +119,7 @@ async def run_over_link(io: Link, stream: list[int], tracks: int) -> dict:
 
 @pytest.mark.parametrize("seed", range(2))
 def test_a_layer_runs_through_the_link_bit_for_bit(seed):
-    rng = np.random.default_rng(seed)
-    layer = random_layer(rng, kind="linear", out_channels=3, in_channels=5, in_bits=3)
-    x = random_input(rng, layer, batch=7)
-    fields = host.receptive_fields(layer, x)
-    compiled = compile_layer(layer, PARAMS, active_rows=PARAMS.rows)
-    streams = [host.input_words(compiled.plan, run)
-               for run in host.split_runs(fields, compiled.plan.active_rows)]
-    expected = execute_on_simulator(compiled, streams)
+    compiled, streams, expected = linear_layer_runs(seed, PARAMS)
     dut, link = harness(PARAMS, in_depth=8, out_depth=4)  # small FIFOs: chunks and stalls
     program_bits = instruction_layout(PARAMS).size
     results = []

@@ -1,0 +1,48 @@
+"""The FPGA host path without a board: `rtmap fpga run`'s host code drives the generated
+Verilog of the processor behind its UART, bytes and all, under cocotb, and gets the
+simulator's outputs bit for bit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from link_cases import linear_layer_runs
+
+from rtmap.hw.host_link import UartProcessor
+from rtmap.hw.verilog import component_verilog, write_if_changed
+from rtmap.params import MachineParams
+from rtmap.rtlsim import run_cocotb
+
+HERE = Path(__file__).resolve().parent
+PARAMS = MachineParams(rows=4, tracks=10, domains=8, program_depth=512)
+DIVISOR = 4  # clock cycles per bit: the fastest the receiver takes, to keep the test short
+
+pytestmark = [pytest.mark.rtl, pytest.mark.xdist_group("uart_link")]
+
+
+def test_a_layer_runs_over_the_simulated_uart(rtl_build_dir, tmp_path):
+    compiled, streams, expected = linear_layer_runs(21, PARAMS, thresholds_levels=3)
+
+    build = rtl_build_dir / "uart_link"
+    verilog = write_if_changed(build / "uart_processor.v", component_verilog(
+        UartProcessor(PARAMS, DIVISOR, in_depth=8, out_depth=4), "uart_processor"))
+    job, result = tmp_path / "job.json", tmp_path / "result.json"
+    job.write_text(json.dumps({"params": PARAMS.as_dict(), "divisor": DIVISOR,
+                               "timeout_cycles": 20_000, "words": compiled.program.words,
+                               "runs": streams, "result": str(result)}))
+    run_cocotb(sources=[verilog], toplevel="uart_processor", test_module="cocotb_uart_link",
+               build_dir=build, test_dir=HERE, extra_env={"RTMAP_JOB": str(job)})
+    got = json.loads(result.read_text())
+    assert len(got["runs"]) == len(expected) == 2
+    for run, want in zip(got["runs"], expected, strict=True):
+        assert run["error"] == 0
+        assert run["outputs"] == want.outputs
+        for name in ("searches", "writes", "shifts", "io_words"):
+            assert run["counters"][name] == want.counters[name], name
+    # Activations over the link: input words delivered per simulated second at this divisor.
+    words = sum(len(stream) for stream in streams)
+    seconds = got["cycles"] * 10e-9
+    print(f"{words} input words in {got['cycles']} cycles ({got['bytes_sent']} bytes sent): "
+          f"{words / seconds:,.0f} words/s at {1e8 / DIVISOR:,.0f} baud")
