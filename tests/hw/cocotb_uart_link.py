@@ -30,7 +30,7 @@ class SimulatedSerial:
         self.dut, self.divisor, self.timeout = dut, divisor, timeout_cycles
         self.received = bytearray()
         self.arrived = Event()
-        self.bytes_sent = 0
+        self.bytes_sent = self.bytes_received = 0
         cocotb.start_soon(self._listen())
         self.write = resume(self._write)
         self.read = resume(self._read)
@@ -48,6 +48,7 @@ class SimulatedSerial:
             await ClockCycles(dut.clk, divisor)
             assert int(dut.tx.value) == 1, "a stop bit that is low"
             self.received.append(value)
+            self.bytes_received += 1
             self.arrived.set()
 
     async def _write(self, data: bytes) -> None:
@@ -83,13 +84,16 @@ async def run_job(dut):
         found = link.connect()
         assert found == params, f"the board says {found}, the job {params}"
         link.load_program(job["words"])
+        before = serial.bytes_sent, serial.bytes_received
         runs = [link.run(stream) for stream in job["runs"]]
         return {"runs": [{"outputs": r["outputs"], "counters": r["counters"],
-                          "error": r["error"].value} for r in runs]}
+                          "error": r["error"].value} for r in runs],
+                # What the runs alone put on the line, each way.
+                "run_bytes": [serial.bytes_sent - before[0],
+                              serial.bytes_received - before[1]]}
 
     start = get_sim_time("ns")
     result = await bridge(host)()
     result["cycles"] = round((get_sim_time("ns") - start) / CLOCK_NS)
-    result["bytes_sent"] = serial.bytes_sent
     with open(job["result"], "w") as f:
         json.dump(result, f)
