@@ -33,14 +33,16 @@ class RunOutcome:
 
 
 @dataclass
-class LayerResult:
+class BackendResult:
+    """A layer's or a network's output on a backend, and its programs' counters."""
+
     output: np.ndarray
     stats: dict = field(default_factory=dict)
 
 
 def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
               params: MachineParams | None = None, build_dir: Path | None = None,
-              simulator: str = "verilator", link=None) -> LayerResult:
+              simulator: str = "verilator", link=None) -> BackendResult:
     """The layer's output on ``backend`` (same dtype and shape as the golden model).
 
     ``simulator`` (verilator or icarus) and ``build_dir`` apply to the rtl backend; ``link``
@@ -51,7 +53,7 @@ def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
         raise RtmapError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     x = check_input(layer, x)
     if backend == "golden":
-        return LayerResult(golden_layer(layer, x))
+        return BackendResult(golden_layer(layer, x))
     if backend == "fpga":
         params = link.params or link.connect()
     params = params or MachineParams()
@@ -59,7 +61,7 @@ def run_layer(layer: Layer, x: np.ndarray, backend: str = "golden",
     compiled = compile_layer(layer, params, active_rows=min(params.rows, len(fields)))
     values, stats = run_compiled(compiled, fields, backend, build_dir, simulator, link)
     output = host.arrange_outputs(layer, x, values.astype(output_dtype(layer)))
-    return LayerResult(output, stats)
+    return BackendResult(output, stats)
 
 
 def run_compiled(compiled: CompiledLayer, fields: np.ndarray, backend: str,
@@ -90,15 +92,9 @@ def run_compiled(compiled: CompiledLayer, fields: np.ndarray, backend: str,
     return values, run_stats(compiled, outcomes, len(fields))
 
 
-@dataclass
-class NetworkResult:
-    output: np.ndarray
-    stats: dict = field(default_factory=dict)
-
-
 def run_network(network: Network, x: np.ndarray, backend: str = "golden",
                 params: MachineParams | None = None, build_dir: Path | None = None,
-                simulator: str = "verilator", chain: bool = True) -> NetworkResult:
+                simulator: str = "verilator", chain: bool = True) -> BackendResult:
     """The network's output for ``x`` (one image or a batch; the output is batched alike),
     each layer run on ``backend`` with the whole batch at once. With ``chain``, a layer whose
     outputs the next layer can take where they are (see ``compile_chain``) runs with it as
@@ -157,11 +153,11 @@ def run_network(network: Network, x: np.ndarray, backend: str = "golden",
                       for key in (*COUNTERS, "clock_cycles", "words_in", "words_out")
                       if any(key in layer for layer in layers)})
         stats["params"] = params.as_dict()
-    return NetworkResult(current[0] if single else current, stats)
+    return BackendResult(current[0] if single else current, stats)
 
 
 def _run_chain(producer: Layer, consumer: Layer, x: np.ndarray, params: MachineParams,
-               backend: str, build_dir: Path | None, simulator: str) -> LayerResult | str:
+               backend: str, build_dir: Path | None, simulator: str) -> BackendResult | str:
     """``consumer(producer(x))`` as one program (``compile_chain``), or why not."""
     x = check_input(producer, x)
     fields = host.receptive_fields(producer, x)
@@ -174,7 +170,7 @@ def _run_chain(producer: Layer, consumer: Layer, x: np.ndarray, params: MachineP
     values, stats = run_compiled(compiled, fields, backend, build_dir, simulator)
     between = np.empty(output_shape(producer, x.shape), np.uint8)  # shape only
     output = host.arrange_outputs(consumer, between, values.astype(output_dtype(consumer)))
-    return LayerResult(output, stats)
+    return BackendResult(output, stats)
 
 
 def _layer_totals(stats: dict) -> dict:

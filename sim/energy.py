@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..compiler.analysis import activation_words, column_activity, program_counts
-from ..compiler.bitwidth import accumulator_bits
+from ..compiler.bitwidth import accumulator_bits, count_bits
 from ..compiler.fold import fold_weights
 from ..compiler.networks import random_layer_for
 from ..compiler.pipeline import compile_layer
@@ -360,5 +360,5 @@ def _out_bits(layer: Layer) -> int:
     if layer.kind == "maxpool":
         return layer.in_bits
     if layer.thresholds is not None:
-        return max(1, layer.thresholds.shape[1].bit_length())
+        return count_bits(layer.thresholds.shape[1])
     return max(accumulator_bits(s, layer.in_bits) for s in fold_weights(layer))

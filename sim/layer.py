@@ -191,23 +191,30 @@ def _check_thresholds(thresholds, out_channels: int, where: str) -> np.ndarray:
     return array.astype(np.int32)
 
 
+def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of the `.npz` at ``path`` (a ``what`` file: "layer", "network"); a missing,
+    unreadable or single-array file is a one-line error naming it."""
+    where = path.name
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise RtmapError(f"{where}: not a .npz {what} file (it holds a single array)")
+        with archive:
+            return {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise RtmapError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise RtmapError(f"{where}: is a directory, not a .npz {what} file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise RtmapError(f"{where}: not a readable .npz {what} file ({exc})") from None
+
+
 def load_layer(path) -> Layer:
     """Read and validate a layer `.npz` (keys: kind, weights, stride, padding, in_bits,
     thresholds)."""
     path = Path(path)
     where = path.name
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise RtmapError(f"{where}: not a .npz layer file (it holds a single array)")
-        with archive:
-            contents = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise RtmapError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise RtmapError(f"{where}: is a directory, not a .npz layer file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise RtmapError(f"{where}: not a readable .npz layer file ({exc})") from None
+    contents = read_npz(path, "layer")
     unknown = sorted(set(contents) - set(FILE_KEYS))
     if unknown:
         raise RtmapError(f"{where}: unknown entr{'y' if len(unknown) == 1 else 'ies'} "

@@ -22,14 +22,14 @@ wide, and no layer takes those as inputs.
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..compiler.bitwidth import count_bits
 from ..errors import RtmapError
-from .layer import MAX_IN_BITS, Layer, output_shape
+from .layer import MAX_IN_BITS, Layer, output_shape, read_npz
 
 FORMAT = "rtmap-network"
 VERSION = 1
@@ -93,10 +93,6 @@ class Network:
             if step.layer is not None and step.layer.thresholds is not None:
                 stored[f"{step.name}.thresholds"] = step.layer.thresholds
         return stored
-
-
-def _level_bits(levels: int) -> int:
-    return max(1, int(levels).bit_length())
 
 
 def build_network(description, arrays: dict, where: str = "network") -> Network:
@@ -221,7 +217,7 @@ def _build_step(index, entry, in_shape, in_bits, arrays, outputs, where) -> Step
     if kind == "maxpool":
         out_bits = in_bits
     elif layer.thresholds is not None:
-        out_bits = _level_bits(layer.thresholds.shape[1])
+        out_bits = count_bits(int(layer.thresholds.shape[1]))
         if out_bits > MAX_IN_BITS:
             raise RtmapError(f"{at}: {layer.thresholds.shape[1]} threshold levels need "
                              f"{out_bits} bits; a next layer takes at most {MAX_IN_BITS}")
@@ -234,18 +230,7 @@ def load_network(path) -> Network:
     """Read and validate a network `.npz`."""
     path = Path(path)
     where = path.name
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise RtmapError(f"{where}: not a .npz network file (it holds a single array)")
-        with archive:
-            contents = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise RtmapError(f"{where}: no such file") from None
-    except IsADirectoryError:
-        raise RtmapError(f"{where}: is a directory, not a .npz network file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise RtmapError(f"{where}: not a readable .npz network file ({exc})") from None
+    contents = read_npz(path, "network")
     text = contents.pop("network", None)
     if text is None:
         hint = " (this looks like a single layer: use rtmap run)" if "kind" in contents else ""
