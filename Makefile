@@ -6,8 +6,13 @@ ROWS    ?= 256
 TRACKS  ?= 32
 DOMAINS ?= 16
 JOBS    ?= 2
+BOARD   ?= ulx3s
 
-.PHONY: setup test lint verilog bench e2e model clean
+# An option for a variable given on make's command line: `make fpga ROWS=64` passes --rows 64,
+# and sizes not given come from the board (constraints/ and its part's resources).
+given = $(if $(filter command line,$(origin $(1))),$(2) $($(1)))
+
+.PHONY: setup test lint verilog fpga bench e2e model clean
 
 setup: $(BIN)/rtmap
 
@@ -26,6 +31,12 @@ lint: setup
 
 verilog: setup
 	$(BIN)/rtmap verilog -o build/verilog --rows $(ROWS) --tracks $(TRACKS) --domains $(DOMAINS)
+
+# A board's bitstream and build/fpga/$(BOARD)/report.json (Fmax, resources), printed as a table.
+fpga: setup
+	$(BIN)/rtmap fpga build --board $(BOARD) $(call given,ROWS,--rows) \
+		$(call given,TRACKS,--tracks) $(call given,DOMAINS,--domains) \
+		$(call given,PROGRAM_DEPTH,--program-depth) $(call given,TARGET_MHZ,--target-mhz)
 
 # Figures the issues ask for, printed as tables: every bench/bench_*.py in turn.
 bench: setup

@@ -6,12 +6,20 @@ Storage is split in two (the "port cache"):
   registers (R x (T + 2) flip-flops); searches, writes, row loads and row reads all work on
   these registers only, so they take one cycle and never touch the RAM;
 * the other domains live in an :class:`amaranth.lib.memory.Memory` of D words, each word
-  holding all rows' tracks at that domain (R x T bits). Its read port is asynchronous, which
-  maps to distributed (LUT) RAM on an FPGA; storage grows with D in RAM, not in flip-flops.
+  holding all rows' tracks at that domain (R x T bits); storage grows with D in RAM, not in
+  flip-flops.
 
 A shift to port position P writes the cached tracks back to ``mem[port]`` and loads
 ``mem[P]`` into the cache, both in the same cycle; the flags do not move. ``mem[port]`` is
 stale while the port is over it: the cache is the truth for that domain.
+
+The RAM's read port is one of two kinds (``storage``), with the same cycle behaviour:
+
+* ``"distributed"``: asynchronous, which maps to distributed (LUT) RAM (ECP5 and most FPGAs);
+  the shift loads the cache register from the read data.
+* ``"block"``: synchronous, for block RAM (iCE40 has no LUT RAM). The read port latches
+  ``mem[P]`` at the shift's edge and holds it; until the next row load or write, the cache
+  *is* that read data (a flag selects it), and the first change copies it into the register.
 """
 
 from __future__ import annotations
@@ -23,12 +31,22 @@ from amaranth.lib.wiring import In, Out
 
 from ..params import FLAGS, MachineParams
 
-__all__ = ["CamArray", "index_bits", "rejected"]
+__all__ = ["STORAGE_KINDS", "CamArray", "check_storage", "index_bits", "rejected"]
 
 
 def index_bits(count: int) -> int:
     """Width of an index into ``count`` items (at least 1 bit, so no port is zero-width)."""
     return max(1, (count - 1).bit_length())
+
+
+STORAGE_KINDS = ("distributed", "block")
+
+
+def check_storage(component, storage) -> str:
+    if storage not in STORAGE_KINDS:
+        raise rejected(component, ValueError(
+            f"storage must be one of {', '.join(STORAGE_KINDS)}, not {storage!r}"))
+    return storage
 
 
 def rejected(component, exc: Exception) -> Exception:
@@ -45,6 +63,8 @@ class CamArray(wiring.Component):
     ----------
     params : MachineParams
         ``rows`` R, ``tracks`` T and ``domains`` D are used; columns are W = T + 2.
+    storage : "distributed" or "block"
+        The RAM's read port: asynchronous or synchronous (see the module's docstring).
 
     Members
     -------
@@ -86,10 +106,11 @@ class CamArray(wiring.Component):
     RAM behind them); they start as zeros at power-on.
     """
 
-    def __init__(self, params: MachineParams):
+    def __init__(self, params: MachineParams, storage: str = "distributed"):
         if not isinstance(params, MachineParams):
             raise rejected(self, TypeError(f"params must be a MachineParams, not {params!r}"))
         self.params = params
+        self.storage = check_storage(self, storage)
         rows, tracks, domains = params.rows, params.tracks, params.domains
         columns = tracks + FLAGS
         super().__init__({
@@ -114,8 +135,10 @@ class CamArray(wiring.Component):
         m = Module()
         rows, tracks, domains = self.params.rows, self.params.tracks, self.params.domains
 
-        # Row r's tracks are bits [r*T, (r+1)*T), its flags bits [r*2, r*2+2).
-        cache = Signal(rows * tracks, reset_less=True)
+        # Row r's tracks are bits [r*T, (r+1)*T), its flags bits [r*2, r*2+2). ``cache`` is
+        # what the port sees; ``held`` is the register behind it (see ``storage``).
+        held = Signal(rows * tracks, reset_less=True)
+        cache = Signal(rows * tracks)
         flags = Signal(rows * FLAGS, reset_less=True)
         port = Signal(index_bits(domains), reset_less=True)
         m.d.comb += self.port.eq(port)
@@ -144,21 +167,38 @@ class CamArray(wiring.Component):
 
         m.d.comb += self.read_data.eq(cache.word_select(self.row, tracks))
 
+        block = self.storage == "block" and domains > 1
         if domains > 1:
             mem = Memory(shape=rows * tracks, depth=domains, init=[])
             m.submodules.mem = mem
             wr = mem.write_port()
-            rd = mem.read_port(domain="comb")
+            rd = mem.read_port(domain="sync" if block else "comb")
             m.d.comb += [wr.addr.eq(port), wr.data.eq(cache), rd.addr.eq(self.shift_to)]
+        if block:
+            # After a shift the cache is the read port's latched data until a change lands.
+            from_ram = Signal(reset_less=True)
+            m.d.comb += [cache.eq(Mux(from_ram, rd.data, held)), rd.en.eq(0)]
+        else:
+            m.d.comb += cache.eq(held)
 
         with m.If(self.shift_en):
             if domains > 1:  # with one domain the port cannot move
                 with m.If(self.shift_to != port):
                     m.d.comb += wr.en.eq(1)
-                    m.d.sync += [cache.eq(rd.data), port.eq(self.shift_to)]
+                    m.d.sync += port.eq(self.shift_to)
+                    if block:
+                        m.d.comb += rd.en.eq(1)
+                        m.d.sync += from_ram.eq(1)
+                    else:
+                        m.d.sync += held.eq(rd.data)
         with m.Elif(self.load_en):
             loaded = cache.word_select(self.row, tracks)
-            m.d.sync += loaded.eq((loaded & ~self.load_mask) | (self.load_data & self.load_mask))
+            if block:
+                m.d.sync += [held.eq(cache), from_ram.eq(0)]
+            m.d.sync += held.word_select(self.row, tracks).eq(
+                (loaded & ~self.load_mask) | (self.load_data & self.load_mask))
         with m.Elif(self.write_en):
-            m.d.sync += [cache.eq(written_t), flags.eq(written_f)]
+            m.d.sync += [held.eq(written_t), flags.eq(written_f)]
+            if block:
+                m.d.sync += from_ram.eq(0)
         return m

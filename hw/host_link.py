@@ -9,7 +9,7 @@ words wait in a FIFO that READ drains; the processor stalls when it is full. Req
 arrive while a reply is being sent are dropped: the host waits for each reply.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -31,6 +31,8 @@ from .cam_array import rejected
 from .controller import host_members
 from .top import RtmapTop
 from .uart import UartRx, UartTx
+
+DEFAULT_FIFO_DEPTH = 256  # words in each of the link's FIFOs (input and output)
 
 
 def crc8_step(m: Module, crc, byte) -> Signal:
@@ -58,7 +60,8 @@ def _power_of_two(value, name: str) -> int:
 
 
 class HostLink(wiring.Component):
-    def __init__(self, params: MachineParams, in_depth: int = 256, out_depth: int = 256):
+    def __init__(self, params: MachineParams, in_depth: int = DEFAULT_FIFO_DEPTH,
+                 out_depth: int = DEFAULT_FIFO_DEPTH):
         self.params = params
         try:
             self.in_depth = _power_of_two(in_depth, "in_depth")
@@ -80,21 +83,26 @@ class HostLink(wiring.Component):
         tracks = p.tracks
         wide = max(self.word_bytes, self.program_bytes, 2) * 8
 
-        # Input FIFO: a ring of words with a committed and a staged end.
+        # Input FIFO: a ring of words with a committed and a staged end. Its read port is
+        # synchronous (block RAM, also on iCE40) and reads ahead: it is addressed by the
+        # read pointer the next cycle will have, so its data is always mem[read_at]. It is
+        # not transparent, which is safe: a word is written while its frame is staged and
+        # read only once the frame's CRC byte, at least a byte time later, commits it.
         m.submodules.in_mem = in_mem = Memory(shape=tracks, depth=self.in_depth, init=[])
         in_write = in_mem.write_port()
-        in_read = in_mem.read_port(domain="comb")
+        in_read = in_mem.read_port()
         pointer = range(2 * self.in_depth)  # one wrap bit more than the address
         read_at, committed, staged = (Signal(pointer, name=n) for n in ("read_at", "committed",
                                                                           "staged"))
         in_used = Signal(range(self.in_depth + 1))
+        popped = proc.data_in.valid & proc.data_in.ready
         m.d.comb += [
             in_used.eq((committed - read_at)[:len(in_used)]),
-            in_read.addr.eq(read_at),
+            in_read.addr.eq(read_at + popped),
             proc.data_in.payload.eq(in_read.data),
             proc.data_in.valid.eq(committed != read_at),
         ]
-        with m.If(proc.data_in.valid & proc.data_in.ready):
+        with m.If(popped):
             m.d.sync += read_at.eq(read_at + 1)
 
         # Output FIFO.
@@ -119,12 +127,15 @@ class HostLink(wiring.Component):
         status = Signal(Status)
         byte = self.rx.payload
         took = self.rx.valid & self.rx.ready
-        m.d.comb += proc.start.eq(0)
-        m.d.sync += proc.prog.valid.eq(0)
+        # start is a register, like prog.valid: no path from the request logic into the
+        # controller's (it reaches the processor a cycle after the request is checked).
+        m.d.sync += [proc.start.eq(0), proc.prog.valid.eq(0)]
         with m.If(proc.prog.valid & ~proc.prog.ready):  # never while idle: hold it
             m.d.sync += proc.prog.valid.eq(1)
 
         unit = Signal(range(max(self.word_bytes, self.program_bytes) + 1))
+        remainder = Signal(len(unit) + 1)  # of length / unit, while dividing: below unit
+        next_bit = Signal(range(16))  # of length, while dividing
         in_free = Signal(range(self.in_depth + 1))
         m.d.comb += in_free.eq(self.in_depth - in_used)
 
@@ -155,7 +166,24 @@ class HostLink(wiring.Component):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(took):
                     m.d.sync += [length[8:].eq(byte), crc.eq(crc8_step(m, crc, byte)),
-                                 count.eq(0), byte_in_word.eq(0), address.eq(0)]
+                                 count.eq(0), byte_in_word.eq(0), address.eq(0),
+                                 unit.eq(1), remainder.eq(0), next_bit.eq(len(length) - 1)]
+                    with m.Switch(command):
+                        with m.Case(Command.PROGRAM):
+                            m.d.sync += unit.eq(self.program_bytes)
+                        with m.Case(Command.DATA):
+                            m.d.sync += unit.eq(self.word_bytes)
+                        with m.Case(Command.READ):
+                            m.d.sync += unit.eq(2)
+                    m.next = "divide"
+            with m.State("divide"):
+                # length % unit, a bit a cycle from the top (long division by a small number):
+                # one short compare a cycle instead of a deep divider in one. 16 cycles, well
+                # inside the byte time before the payload's first byte.
+                shifted = Cat(length.bit_select(next_bit, 1), remainder)
+                m.d.sync += [remainder.eq(Mux(shifted >= unit, shifted - unit, shifted)),
+                             next_bit.eq(next_bit - 1)]
+                with m.If(next_bit == 0):
                     m.next = "check"
             with m.State("check"):  # is the request one we can carry out?
                 m.d.sync += refusal.eq(Status.OK)
@@ -171,22 +199,18 @@ class HostLink(wiring.Component):
                         with m.If(length != 2):
                             m.d.sync += refusal.eq(Status.BAD_LENGTH)
                     with m.Case(Command.PROGRAM):
-                        m.d.sync += unit.eq(self.program_bytes)
-                        with m.If((length == 0) | (length % self.program_bytes != 0)
+                        with m.If((length == 0) | (remainder != 0)
                                   | (length > p.program_depth * self.program_bytes)):
                             m.d.sync += refusal.eq(Status.BAD_LENGTH)
                         with m.Elif(proc.busy):
                             m.d.sync += refusal.eq(Status.BUSY)
                     with m.Case(Command.DATA):
-                        m.d.sync += unit.eq(self.word_bytes)
-                        with m.If((length == 0) | (length % self.word_bytes != 0)):
+                        with m.If((length == 0) | (remainder != 0)):
                             m.d.sync += refusal.eq(Status.BAD_LENGTH)
                         with m.Elif(length > in_free * self.word_bytes):
                             m.d.sync += refusal.eq(Status.OVERFLOW)
                     with m.Default():
                         m.d.sync += refusal.eq(Status.UNKNOWN_COMMAND)
-                with m.If(command == Command.READ):
-                    m.d.sync += unit.eq(2)
                 m.d.sync += staged.eq(committed)
                 m.next = "payload"
             with m.State("payload"):
@@ -232,7 +256,7 @@ class HostLink(wiring.Component):
                 with m.If(ok & (command == Command.DATA)):
                     m.d.sync += committed.eq(staged)
                 with m.If(ok & (command == Command.START)):
-                    m.d.comb += proc.start.eq(1)
+                    m.d.sync += proc.start.eq(1)
                 with m.If(ok & (command == Command.INFO)):
                     m.d.sync += [reply_bytes.eq(INFO_BYTES), snapshot.eq(Cat(
                         Const(p.rows, 16), Const(p.tracks, 16), Const(p.domains, 16),
@@ -298,14 +322,15 @@ class HostLink(wiring.Component):
 
 class UartProcessor(wiring.Component):
     """The processor behind a UART: what a board top instantiates. ``divisor``: clock cycles
-    per bit."""
+    per bit; ``storage``: the array's RAM kind (:class:`RtmapTop`)."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
 
-    def __init__(self, params: MachineParams, divisor: int, in_depth: int = 256,
-                 out_depth: int = 256):
+    def __init__(self, params: MachineParams, divisor: int, in_depth: int = DEFAULT_FIFO_DEPTH,
+                 out_depth: int = DEFAULT_FIFO_DEPTH, storage: str = "distributed"):
         self.params = params
+        self.processor = RtmapTop(params, storage=storage)
         self.uart_rx = UartRx(divisor)
         self.uart_tx = UartTx(divisor)
         self.link = HostLink(params, in_depth, out_depth)
@@ -316,7 +341,7 @@ class UartProcessor(wiring.Component):
         m.submodules.uart_rx = self.uart_rx
         m.submodules.uart_tx = self.uart_tx
         m.submodules.link = self.link
-        m.submodules.processor = processor = RtmapTop(self.params)
+        m.submodules.processor = processor = self.processor
         m.d.comb += [self.uart_rx.rx.eq(self.rx), self.tx.eq(self.uart_tx.tx)]
         wiring.connect(m, self.uart_rx.data, self.link.rx)
         wiring.connect(m, self.link.tx, self.uart_tx.data)

@@ -6,7 +6,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 
 from ..params import MachineParams
-from .cam_array import CamArray, rejected
+from .cam_array import CamArray, check_storage, rejected
 from .controller import COUNTER_NAMES, Controller, host_members
 from .tags import TagLogic
 
@@ -22,6 +22,8 @@ class RtmapTop(wiring.Component):
     program : list of int, optional
         Initial program memory contents (see :class:`Controller`): the processor can run it
         after reset with just a ``start`` pulse.
+    storage : "distributed" or "block"
+        The RAM kind behind the array (:class:`CamArray`); the cycle behaviour is the same.
 
     Members
     -------
@@ -31,10 +33,11 @@ class RtmapTop(wiring.Component):
     ``shifts``, ``io_words``. Their timing is :class:`Controller`'s.
     """
 
-    def __init__(self, params: MachineParams, program=None):
+    def __init__(self, params: MachineParams, program=None, storage: str = "distributed"):
         if not isinstance(params, MachineParams):
             raise rejected(self, TypeError(f"params must be a MachineParams, not {params!r}"))
         self.params = params
+        self.storage = check_storage(self, storage)
         try:
             self.controller = Controller(params, program)  # checks the program
         except ValueError as exc:
@@ -46,7 +49,7 @@ class RtmapTop(wiring.Component):
         rows = self.params.rows
         m.submodules.controller = ctrl = self.controller
         m.submodules.tags = tags = TagLogic(rows, count_width=self.params.imm_bits)
-        m.submodules.array = array = CamArray(self.params)
+        m.submodules.array = array = CamArray(self.params, self.storage)
 
         wiring.connect(m, wiring.flipped(self.prog), ctrl.prog)
         wiring.connect(m, wiring.flipped(self.data_in), ctrl.data_in)

@@ -160,6 +160,28 @@ def _cmd_fpga_run(args: argparse.Namespace) -> None:
         stats_path.write_text(json.dumps({"backend": "fpga", **result.stats}, indent=2))
 
 
+def _cmd_fpga_build(args: argparse.Namespace) -> None:
+    from .hw.boards import board_named
+    from .hw.boards.build import build, format_report, plan
+    from .hw.boards.fit import board_array
+
+    board = board_named(args.board)
+    params = board_array(board, rows=args.rows, tracks=args.tracks, domains=args.domains,
+                         shift_latency=args.shift_latency, program_depth=args.program_depth)
+    out = Path(args.output) / board.name
+    if args.plan_only:
+        build_plan, clock = plan(board, params, args.target_mhz, args.baud)
+        build_plan.extract(out)
+        print(f"wrote the {board.name} build files to {out} ({params.rows} x {params.tracks} x "
+              f"{params.domains} at {clock.mhz:g} MHz); run sh {build_plan.script}.sh there")
+        return
+    print(f"building {board.title}: {params.rows} x {params.tracks} x {params.domains} "
+          f"(log: {out / 'build.log'})", flush=True)
+    report = build(board, params, out, args.target_mhz, args.baud, args.seed)
+    print(format_report(report))
+    print(f"wrote {out / 'report.json'}")
+
+
 def _cmd_random(args: argparse.Namespace) -> None:
     from .sim.layer import save_layer
     from .sim.random_layer import random_input, random_layer
@@ -277,6 +299,16 @@ def _positive_list(text: str) -> list[int]:
     return sorted({int(item) for item in values})
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text) if text.lstrip("-").isdigit() else None
     if value is None or value < 1:
@@ -380,6 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the board's baud rate (default 115200)")
     p.add_argument("--stats", metavar="STATS.json", help="write counters and run statistics")
     p.set_defaults(func=_cmd_fpga_run)
+    p = fpga.add_parser("build", help="build a board's bitstream (YoWASP tools) and report its "
+                        "Fmax and resources (DIR/BOARD/report.json)")
+    p.add_argument("--board", required=True, metavar="NAME", help="ulx3s or icebreaker")
+    p.add_argument("-o", "--output", default="build/fpga", metavar="DIR",
+                   help="build directory; the board's files go to DIR/BOARD (default build/fpga)")
+    p.add_argument("--target-mhz", type=_positive_float, metavar="F",
+                   help="core clock the PLL makes and timing must close at (default: the "
+                   "board's constraints file)")
+    p.add_argument("--baud", type=_positive, help="UART baud rate (default: the constraints file)")
+    p.add_argument("--seed", type=_positive, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--plan-only", action="store_true",
+                   help="write the build files and script without running the tools")
+    group = p.add_argument_group("machine parameters (default: the board's array, or the largest "
+                                 "that fits its part)")
+    for name in ("rows", "tracks", "domains", "shift_latency", "program_depth"):
+        group.add_argument(f"--{name.replace('_', '-')}", type=int, metavar="N")
+    p.set_defaults(func=_cmd_fpga_build)
 
     p = sub.add_parser("random", help="write a random ternary layer (and an input) to try things")
     p.add_argument("layer", metavar="LAYER.npz")

@@ -31,7 +31,7 @@ from hw_models import (
 )
 
 from rtmap.hw.arith import ArithSequencer
-from rtmap.hw.cam_array import CamArray
+from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
 from rtmap.hw.controller import Controller
 from rtmap.hw.tags import TagLogic
 from rtmap.hw.top import RtmapTop
@@ -69,13 +69,14 @@ def simulate(dut, bench, name: str) -> None:
 
 # -- CamArray ----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("storage", STORAGE_KINDS)
 @pytest.mark.parametrize("params", SIZES, ids=size_id)
-def test_cam_array_random(params):
+def test_cam_array_random(params, storage):
     seed = params.rows * 1000 + params.tracks * 10 + params.domains
     rng = np.random.default_rng(seed)
     R, T, D = params.rows, params.tracks, params.domains
     W = T + 2
-    dut = CamArray(params)
+    dut = CamArray(params, storage)
     model = ArrayModel(R, T, D)
 
     async def bench(ctx):
@@ -128,12 +129,14 @@ def test_cam_array_random(params):
                 ctx.set(dut.row, r)
                 assert ctx.get(dut.read_data) == model.read(r), f"seed {seed} domain {d}"
 
-    simulate(dut, bench, f"cam_array_{size_id(params)}")
+    simulate(dut, bench, f"cam_array_{size_id(params)}_{storage}")
 
 
 def test_cam_array_rejects_bad_params():
     with pytest.raises(TypeError, match="MachineParams"):
         CamArray({"rows": 4})
+    with pytest.raises(ValueError, match="storage must be one of distributed, block, not 'sram'"):
+        CamArray(SIZES[0], "sram")
 
 
 # -- TagLogic ----------------------------------------------------------------------------------
@@ -249,15 +252,16 @@ def check_against_model(got, expected, where):
     assert got["ticks"] == expected.counters["cycles"] + got["stalls"] + extra, where
 
 
+@pytest.mark.parametrize("storage", STORAGE_KINDS)
 @pytest.mark.parametrize("params", SIZES, ids=size_id)
-def test_top_random_programs(params):
+def test_top_random_programs(params, storage):
     seed = 7 + params.rows * 100 + params.domains
     rng = np.random.default_rng(seed)
     programs = [random_program(rng, params, length=int(rng.integers(5, 40)), faults=i % 3 == 2)
                 for i in range(9)]
     inputs = [[int(x) for x in rng.integers(0, 1 << params.tracks, 400)] for _ in programs]
     assert max(len(words) for words in programs) <= params.program_depth
-    dut = RtmapTop(params)
+    dut = RtmapTop(params, storage=storage)
     model_array = ArrayModel(params.rows, params.tracks, params.domains)
 
     async def bench(ctx):
@@ -269,7 +273,7 @@ def test_top_random_programs(params):
             expected = run_machine(words, params, inputs[i], model_array)
             check_against_model(got, expected, f"seed {seed} program {i}")
 
-    simulate(dut, bench, f"top_{size_id(params)}")
+    simulate(dut, bench, f"top_{size_id(params)}_{storage}")
 
 
 @pytest.mark.parametrize("subtract", [False, True], ids=["add", "sub"])

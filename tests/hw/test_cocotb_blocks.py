@@ -26,11 +26,14 @@ from rtmap.toolchain import icarus_available
 HERE = Path(__file__).resolve().parent
 
 # Two sizes per block: a small odd one, and an edge one (one row, one or two tracks, two
-# domains, a program memory that is not a power of two deep).
+# domains, a program memory that is not a power of two deep). The array and the whole
+# processor run a third time with the array in block RAM (a synchronous read port, as iCE40
+# builds use it): "block_ram".
 SIZES = {
     "cam_array": {
         "small": MachineParams(rows=5, tracks=3, domains=7, program_depth=16),
         "edge": MachineParams(rows=1, tracks=1, domains=2, program_depth=16),
+        "block_ram": MachineParams(rows=5, tracks=3, domains=7, program_depth=16),
     },
     "tags": {
         "small": MachineParams(rows=13, tracks=1, domains=1, program_depth=16),
@@ -43,14 +46,16 @@ SIZES = {
     "top": {
         "small": MachineParams(rows=5, tracks=3, domains=7, shift_latency=2, program_depth=256),
         "edge": MachineParams(rows=1, tracks=2, domains=2, program_depth=100),
+        "block_ram": MachineParams(rows=5, tracks=3, domains=7, shift_latency=2,
+                                   program_depth=256),
     },
 }
 
 BUILDERS = {
     "cam_array": CamArray,
-    "tags": lambda params: TagLogic(params.rows),
-    "arith": ArithSequencer,
-    "top": RtmapTop,
+    "tags": lambda params, storage: TagLogic(params.rows),
+    "arith": lambda params, storage: ArithSequencer(params),
+    "top": lambda params, storage: RtmapTop(params, storage=storage),
 }
 
 
@@ -68,10 +73,11 @@ def cases():
 @pytest.mark.parametrize(("block", "size", "simulator"), list(cases()))
 def test_block_on_cocotb(block, size, simulator, rtl_build_dir):
     params = SIZES[block][size]
+    storage = "block" if size == "block_ram" else "distributed"
     toplevel = f"rtmap_{block}"
     build_dir = rtl_build_dir / "blocks" / f"{block}_{size}_{simulator}"
     verilog = write_if_changed(build_dir / f"{toplevel}.v",
-                               component_verilog(BUILDERS[block](params), toplevel))
+                               component_verilog(BUILDERS[block](params, storage), toplevel))
     seed = sorted(SIZES).index(block) * 10 + list(SIZES[block]).index(size)
     run_cocotb(sources=[verilog], toplevel=toplevel, test_module=f"cocotb_{block}",
                build_dir=build_dir, simulator=simulator, test_dir=HERE,

@@ -162,6 +162,12 @@ def test_refusals_have_their_reply_and_no_effect():
         assert await io.receive() == (Status.UNKNOWN_COMMAND, b"")
         assert await io.ask(Command.STATUS, b"\x00") == (Status.BAD_LENGTH, b"")
         assert await io.ask(Command.DATA, b"\x01") == (Status.BAD_LENGTH, b"")
+        word = pack_words([1], tracks)  # a word and a byte, and three words less a byte
+        assert await io.ask(Command.DATA, word + b"\x01") == (Status.BAD_LENGTH, b"")
+        assert await io.ask(Command.DATA, (word * 3)[:-1]) == (Status.BAD_LENGTH, b"")
+        program_word = link.program_bytes
+        for size in (1, program_word + 1, 3 * program_word - 1):
+            assert await io.ask(Command.PROGRAM, b"\x00" * size) == (Status.BAD_LENGTH, b"")
         assert await io.ask(Command.DATA, pack_words([1] * 5, tracks)) == \
             (Status.OVERFLOW, b"")
         # None of that reached the input FIFO: all four words are free.

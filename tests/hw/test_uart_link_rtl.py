@@ -19,15 +19,19 @@ HERE = Path(__file__).resolve().parent
 PARAMS = MachineParams(rows=4, tracks=10, domains=8, program_depth=512)
 DIVISOR = 4  # clock cycles per bit: the fastest the receiver takes, to keep the test short
 
-pytestmark = [pytest.mark.rtl, pytest.mark.xdist_group("uart_link")]
+# As the boards build it: the array in distributed RAM (ULX3S) and in block RAM (iCEBreaker).
+STORAGES = [pytest.param(storage, marks=[pytest.mark.rtl, pytest.mark.xdist_group(
+    f"uart_link_{storage}")]) for storage in ("distributed", "block")]
 
 
-def test_a_layer_runs_over_the_simulated_uart(rtl_build_dir, tmp_path):
+@pytest.mark.parametrize("storage", STORAGES)
+def test_a_layer_runs_over_the_simulated_uart(storage, rtl_build_dir, tmp_path):
     compiled, streams, expected = linear_layer_runs(21, PARAMS, thresholds_levels=3)
 
-    build = rtl_build_dir / "uart_link"
+    build = rtl_build_dir / f"uart_link_{storage}"
     verilog = write_if_changed(build / "uart_processor.v", component_verilog(
-        UartProcessor(PARAMS, DIVISOR, in_depth=8, out_depth=4), "uart_processor"))
+        UartProcessor(PARAMS, DIVISOR, in_depth=8, out_depth=4, storage=storage),
+        "uart_processor"))
     job, result = tmp_path / "job.json", tmp_path / "result.json"
     job.write_text(json.dumps({"params": PARAMS.as_dict(), "divisor": DIVISOR,
                                "timeout_cycles": 20_000, "words": compiled.program.words,

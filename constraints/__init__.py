@@ -1,0 +1,1 @@
+"""Board constraint files (data): this file makes them installable package data."""

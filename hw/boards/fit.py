@@ -1,0 +1,134 @@
+"""Whether an array fits a board's part, decided before any tool runs, and which would.
+
+RAM is counted exactly from the memories the design has (the array's domains, program memory,
+the link's two FIFOs) and the part's RAM shapes. Logic is a linear model per family in the
+array's cells (rows x columns) and rows, fitted to Yosys/nextpnr results of whole board builds
+(``bench/bench_boards.py`` prints estimate and result side by side). Logic may only fill
+``LOGIC_HEADROOM`` of the part: nextpnr needs room to place and route.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...errors import RtmapError
+from ...isa import instruction_layout
+from ...params import MachineParams
+from ..host_link import DEFAULT_FIFO_DEPTH
+from . import Board
+
+LOGIC_HEADROOM = 0.85
+
+# Block RAM shapes (depth, width) per family: ECP5 DP16KD (18 kbit), iCE40 SB_RAM40_4K (4 kbit).
+BLOCK_SHAPES = {
+    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),
+    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),
+}
+DISTRIBUTED_SHAPE = (16, 4)  # ECP5 TRELLIS_DPR16X4
+
+# Logic model per family: LUTs and flip-flops = base + per_cell x rows x (tracks + 2)
+# + per_row x rows. ECP5: fitted to the processor at 64 x 16 x 16 and 256 x 32 x 16
+# (bench/bench_fpga.py) plus the link, checked against the ULX3S build at 16 x 8 x 8 (4,543
+# LUTs, 1,058 FFs). iCE40: the iCEBreaker builds at 16 x 8 x 8 (3,986 logic cells) and
+# 32 x 8 x 8 (5,602: more than the UP5K has).
+LOGIC = {
+    "ecp5": {"lut": (3500, 6.8, 0.0), "ff": (900, 1.03, 0.0)},
+    "ice40": {"lut": (2370, 10.1, 0.0), "ff": (800, 1.1, 0.0)},
+}
+
+
+def _blocks(depth: int, width: int, shapes) -> int:
+    """Fewest RAM blocks of the given shapes holding ``depth`` words of ``width`` bits."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in shapes)
+
+
+def estimate(board: Board, params: MachineParams) -> dict[str, int]:
+    """The resources ``params``'s board build needs, in the units of ``board.capacity``."""
+    family = board.family
+    rows, tracks, domains = params.rows, params.tracks, params.domains
+    cells = rows * (tracks + params.flags)
+    lut_base, lut_cell, lut_row = LOGIC[family]["lut"]
+    ff_base, ff_cell, ff_row = LOGIC[family]["ff"]
+    need = {
+        "lut": round(lut_base + lut_cell * cells + lut_row * rows),
+        "ff": round(ff_base + ff_cell * cells + ff_row * rows),
+        "ram_distributed": 0,
+    }
+    shapes = BLOCK_SHAPES[family]
+    block = (_blocks(params.program_depth, instruction_layout(params).size, shapes)
+             + 2 * _blocks(DEFAULT_FIFO_DEPTH, tracks, shapes))
+    if domains > 1:
+        if board.storage == "distributed":
+            need["ram_distributed"] = _blocks(domains, rows * tracks, (DISTRIBUTED_SHAPE,))
+        else:
+            block += _blocks(domains, rows * tracks, shapes)
+    need["ram_block"] = block
+    if family == "ice40":  # a logic cell holds a LUT and a flip-flop: count cells
+        need["lut"] = need["ff"] = max(need["lut"], need["ff"])
+    return need
+
+
+def shortfall(board: Board, params: MachineParams) -> str | None:
+    """What ``params`` needs beyond ``board``'s part, or None when it fits."""
+    need = estimate(board, params)
+    for key, label, share in (("lut", "LUTs", LOGIC_HEADROOM), ("ff", "flip-flops", 1.0),
+                              ("ram_block", "block RAMs", 1.0),
+                              ("ram_distributed", "distributed RAM slices", 1.0)):
+        room = int(board.capacity[key] * share)
+        if need[key] > room:
+            return f"about {need[key]} {label}, more than the {room} it can use"
+    return None
+
+
+def largest_rows(board: Board, tracks: int, domains: int, **rest) -> int:
+    """The most rows that fit with these tracks and domains (0 if not even one)."""
+    def fits(rows: int) -> bool:
+        return shortfall(board, MachineParams(rows=rows, tracks=tracks, domains=domains,
+                                              **rest)) is None
+
+    if not fits(1):
+        return 0
+    low, high = 1, 2
+    while high <= 65536 and fits(high):
+        low, high = high, high * 2
+    high = min(high, 65537)
+    while high - low > 1:  # fits(low), not fits(high)
+        mid = (low + high) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid)
+    return low
+
+
+def check_fits(board: Board, params: MachineParams) -> None:
+    """Raise :class:`RtmapError` naming what does not fit and the rows that would."""
+    short = shortfall(board, params)
+    if short is None:
+        return
+    rows = largest_rows(board, params.tracks, params.domains,
+                        shift_latency=params.shift_latency, program_depth=params.program_depth)
+    hint = (f"{rows} rows of {params.tracks} tracks x {params.domains} domains would fit"
+            if rows else f"no array of {params.tracks} tracks x {params.domains} domains fits")
+    raise RtmapError(f"{params.rows} x {params.tracks} x {params.domains} does not fit the "
+                     f"{board.title}: it needs {short}; {hint}")
+
+
+def board_array(board: Board, rows: int | None = None, tracks: int | None = None,
+                domains: int | None = None, shift_latency: int | None = None,
+                program_depth: int | None = None) -> MachineParams:
+    """The machine a board build makes: what is given, the rest from the board. Without
+    ``rows``, the board's default rows or, if fewer fit (or it has no default), the most
+    that fit."""
+    default_rows, default_tracks, default_domains = board.default_array
+    def chosen(value, default):
+        return default if value is None else value
+
+    given = {"tracks": chosen(tracks, default_tracks),
+             "domains": chosen(domains, default_domains),
+             "shift_latency": chosen(shift_latency, 1),
+             "program_depth": chosen(program_depth, board.program_depth)}
+    if rows is None:
+        most = largest_rows(board, **given)
+        rows = most if default_rows is None else min(default_rows, most)
+        rows = rows or 1  # nothing fits: let check_fits say so
+    params = MachineParams(rows=rows, **given)
+    check_fits(board, params)
+    return params
