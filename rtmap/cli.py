@@ -162,7 +162,7 @@ def _cmd_fpga_run(args: argparse.Namespace) -> None:
 
 def _cmd_fpga_build(args: argparse.Namespace) -> None:
     from .hw.boards import board_named
-    from .hw.boards.build import build, format_report, plan
+    from .hw.boards.build import build, family_tools, format_report, plan
     from .hw.boards.fit import board_array
 
     board = board_named(args.board)
@@ -173,7 +173,8 @@ def _cmd_fpga_build(args: argparse.Namespace) -> None:
         build_plan, clock = plan(board, params, args.target_mhz, args.baud)
         build_plan.extract(out)
         print(f"wrote the {board.name} build files to {out} ({params.rows} x {params.tracks} x "
-              f"{params.domains} at {clock.mhz:g} MHz); run sh {build_plan.script}.sh there")
+              f"{params.domains} at {clock.mhz:g} MHz); to build them: cd {out} && "
+              f"{' '.join(family_tools(board))} sh {build_plan.script}.sh")
         return
     print(f"building {board.title}: {params.rows} x {params.tracks} x {params.domains} "
           f"(log: {out / 'build.log'})", flush=True)

@@ -91,7 +91,7 @@ BOARDS = {
         # nextpnr-ecp5's counts for the 85F: LUT4s and flip-flops, RAM slices (TRELLIS_RAMW,
         # 16 x 4 bits each, two LUTs' worth) and 18 kbit block RAMs (DP16KD).
         capacity={"lut": 83640, "ff": 83640, "ram_distributed": 10455, "ram_block": 208},
-        default_array=(256, 32, 16),
+        default_array=(128, 32, 16),
         program_depth=4096,
     ),
     "icebreaker": Board(
@@ -100,9 +100,10 @@ BOARDS = {
         platform="amaranth_boards.icebreaker.ICEBreakerPlatform",
         family="ice40",
         storage="block",
-        # nextpnr-ice40's counts for the UP5K: logic cells (a LUT4 and a flip-flop each) and
-        # 4 kbit block RAMs (SB_RAM40_4K); it has no distributed RAM.
-        capacity={"lut": 5280, "ff": 5280, "ram_distributed": 0, "ram_block": 30},
+        # The UP5K: 5,280 logic cells (a LUT4 and a flip-flop each: so as many of either)
+        # and 30 4 kbit block RAMs (SB_RAM40_4K); no distributed RAM.
+        capacity={"logic_cells": 5280, "lut": 5280, "ff": 5280, "ram_distributed": 0,
+                  "ram_block": 30},
         default_array=(None, 8, 8),
         program_depth=1024,
     ),

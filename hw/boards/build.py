@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -39,6 +40,15 @@ CELLS = {
              "ram_block": "DP16KD"},
     "ice40": {"lut": "ICESTORM_LC", "ram_block": "ICESTORM_RAM"},
 }
+
+
+FAMILY_TOOLS = {"ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"),
+                "ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK")}
+
+
+def family_tools(board: Board) -> list[str]:
+    """``VAR=tool`` for the board's build script, as a shell command line would set them."""
+    return [f"{var}={TOOLS[var]}" for var in FAMILY_TOOLS[board.family]]
 
 
 def tool_env() -> dict:
@@ -89,15 +99,15 @@ def build(board: Board, params: MachineParams, out_dir, target_mhz: float | None
                               stdout=sink, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        raise RtmapError(f"the {board.name} build failed: {tail[-1] if tail else 'no output'} "
-                         f"(see {log})")
-    report = summarize(board, params, clock, out_dir / f"{name}.report.json", seconds)
+        raise RtmapError(f"the {board.name} build failed: {first_error(log)} (see {log})")
+    report = summarize(board, params, clock, out_dir, seconds)
     report["bitstream"] = str(out_dir / (name + (".bit" if board.family == "ecp5" else ".bin")))
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if not report["timing_met"]:
         for ext in BITSTREAMS:
             (out_dir / (name + ext)).unlink(missing_ok=True)
+        report["bitstream"] = None
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if not report["timing_met"]:
         raise RtmapError(
             f"{board.name}: the processor closes timing at {report['fmax_mhz']:.1f} MHz, below "
             f"the {report['target_mhz']:g} MHz target; bitstream removed, rebuild with "
@@ -105,14 +115,26 @@ def build(board: Board, params: MachineParams, out_dir, target_mhz: float | None
     return report
 
 
-def summarize(board: Board, params: MachineParams, clock: BoardClock, nextpnr_report: Path,
+def first_error(log: Path) -> str:
+    """The tools' first error line in ``log`` (else its last line): what a failed build says."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()
+             if line.strip()]
+    errors = [line for line in lines if line.upper().startswith("ERROR")]
+    return (errors or lines or ["no output"])[0 if errors else -1]
+
+
+def summarize(board: Board, params: MachineParams, clock: BoardClock, out_dir: Path,
               seconds: float) -> dict:
-    """report.json's content from nextpnr's own report."""
-    raw = json.loads(nextpnr_report.read_text())
+    """report.json's content from the tools' own reports in ``out_dir``."""
+    name = design_name(board)
+    raw = json.loads((out_dir / f"{name}.report.json").read_text())
     used = {cell: figures["used"] for cell, figures in raw["utilization"].items()}
     resources = {key: used.get(cell, 0) for key, cell in CELLS[board.family].items()}
-    if board.family == "ice40":  # a logic cell is a LUT and a flip-flop; nextpnr counts cells
-        resources["ff"] = resources["lut"]
+    if board.family == "ice40":
+        # nextpnr counts logic cells (a LUT and a flip-flop each, the part's real limit); the
+        # LUTs and flip-flops in them are Yosys's counts.
+        resources["logic_cells"] = resources.pop("lut")
+        resources.update(ice40_luts_and_ffs(out_dir / f"{name}.rpt"))
         resources["ram_distributed"] = 0
     fmax = core_clock_fmax(raw["fmax"], clock.mhz)
     return {
@@ -129,6 +151,14 @@ def summarize(board: Board, params: MachineParams, clock: BoardClock, nextpnr_re
         "uart": {"baud": clock.baud, "divisor": clock.divisor},
         "build_seconds": round(seconds, 1),
     }
+
+
+def ice40_luts_and_ffs(yosys_log: Path) -> dict:
+    """SB_LUT4 and SB_DFF* cells in the whole design, from the last statistics of Yosys's log."""
+    text = yosys_log.read_text(errors="replace").split("=== design hierarchy ===")[-1]
+    cells = re.findall(r"^\s+(\d+)\s+(SB_LUT4|SB_DFF\w*)\s*$", text, re.M)
+    return {"lut": sum(int(n) for n, cell in cells if cell == "SB_LUT4"),
+            "ff": sum(int(n) for n, cell in cells if cell.startswith("SB_DFF"))}
 
 
 def core_clock_fmax(fmax: dict, target_mhz: float) -> float:
@@ -151,12 +181,13 @@ def format_report(report: dict) -> str:
         ("target", f"{report['target_mhz']:g} MHz"),
         ("Fmax", f"{report['fmax_mhz']:.1f} MHz ({'met' if report['timing_met'] else 'MISSED'})"),
     ]
-    for key, label in (("lut", "LUTs"), ("ff", "flip-flops"),
+    for key, label in (("logic_cells", "logic cells"), ("lut", "LUTs"), ("ff", "flip-flops"),
                        ("ram_distributed", "distributed RAM"), ("ram_block", "block RAM")):
-        share = f" ({report[key] / cap[key]:.0%})" if cap.get(key) else ""
-        rows.append((label, f"{report[key]} of {cap[key]}{share}"))
+        if key in report:
+            share = f" ({report[key] / cap[key]:.0%})" if cap.get(key) else ""
+            rows.append((label, f"{report[key]} of {cap[key]}{share}"))
     rows += [("UART", f"{report['uart']['baud']} baud, {report['uart']['divisor']} cycles/bit"),
              ("build time", f"{report['build_seconds']:.0f} s"),
-             ("bitstream", report.get("bitstream", "-"))]
+             ("bitstream", report.get("bitstream") or "none (timing missed)")]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

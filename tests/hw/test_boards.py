@@ -115,8 +115,8 @@ def test_a_board_array_takes_what_is_given_and_refuses_what_cannot_fit():
     board = board_named("icebreaker")
     assert board_array(board, rows=4, tracks=4, domains=4).rows == 4
     with pytest.raises(RtmapError, match=r"256 x 32 x 16 does not fit the 1BitSquared "
-                       r"iCEBreaker, iCE40 UP5K: it needs about \d+ LUTs, more than the "
-                       rf"{int(5280 * LOGIC_HEADROOM)} it can use"):
+                       r"iCEBreaker, iCE40 UP5K: it needs about \d+ logic cells, more than the "
+                       rf"{int(5280 * LOGIC_HEADROOM['ice40'])} it can use"):
         board_array(board, rows=256, tracks=32, domains=16)
     with pytest.raises(RtmapError, match="parameter tracks=0 is out of range"):
         board_array(board, tracks=0)
@@ -131,23 +131,31 @@ def test_clock_and_baud_refusals():
         BoardClock(board, 25, baud=3_000_000)
 
 
-def fake_nextpnr_report(family: str, fmax: float, target: float) -> dict:
+def fake_reports(family: str, fmax: float, target: float, out_dir) -> None:
+    """nextpnr's JSON report (and for iCE40 Yosys's statistics) as a build leaves them."""
+    name = "rtmap_ulx3s" if family == "ecp5" else "rtmap_icebreaker"
     cells = {"ecp5": {"TRELLIS_COMB": 4000, "TRELLIS_FF": 1000, "TRELLIS_RAMW": 32,
                       "DP16KD": 8, "EHXPLLL": 1},
              "ice40": {"ICESTORM_LC": 4000, "ICESTORM_RAM": 16, "ICESTORM_PLL": 1}}[family]
-    return {"utilization": {k: {"used": v, "available": 99999} for k, v in cells.items()},
-            "fmax": {"$glbnet$clk": {"achieved": fmax, "constraint": target},
-                     "clk_board": {"achieved": 400.0, "constraint": 12.0}}}
+    (out_dir / f"{name}.report.json").write_text(json.dumps({
+        "utilization": {k: {"used": v, "available": 99999} for k, v in cells.items()},
+        "fmax": {"$glbnet$clk": {"achieved": fmax, "constraint": target},
+                 "clk_board": {"achieved": 400.0, "constraint": 12.0}}}))
+    # Yosys prints statistics per module and then for the whole design: only the last count.
+    (out_dir / f"{name}.rpt").write_text(
+        "=== rtmap ===\n     9999   SB_LUT4\n"
+        "=== design hierarchy ===\n      538   SB_CARRY\n      212   SB_DFF\n"
+        "      385   SB_DFFE\n      752   SB_DFFESR\n       61   SB_DFFSR\n"
+        "     3680   SB_LUT4\n")
 
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
-def test_the_report_takes_nextpnrs_figures(name, tmp_path):
+def test_the_report_takes_the_tools_figures(name, tmp_path):
     board = board_named(name)
     params = board_array(board)
     clock = BoardClock(board, board.constraints["timing"]["target_mhz"])
-    raw = tmp_path / "nextpnr.json"
-    raw.write_text(json.dumps(fake_nextpnr_report(board.family, clock.mhz - 1, clock.mhz)))
-    report = summarize(board, params, clock, raw, 12.0)
+    fake_reports(board.family, clock.mhz - 1, clock.mhz, tmp_path)
+    report = summarize(board, params, clock, tmp_path, 12.0)
     assert report["fmax_mhz"] == pytest.approx(clock.mhz - 1, abs=0.01)
     assert report["timing_met"] is False
     assert report["target_mhz"] == pytest.approx(clock.mhz, abs=1e-3)
@@ -155,8 +163,8 @@ def test_the_report_takes_nextpnrs_figures(name, tmp_path):
         assert (report["lut"], report["ff"], report["ram_distributed"],
                 report["ram_block"]) == (4000, 1000, 32, 8)
     else:
-        assert (report["lut"], report["ff"], report["ram_distributed"],
-                report["ram_block"]) == (4000, 4000, 0, 16)
+        assert (report["logic_cells"], report["lut"], report["ff"], report["ram_distributed"],
+                report["ram_block"]) == (4000, 3680, 212 + 385 + 752 + 61, 0, 16)
     table = format_report(report)
     assert "MISSED" in table and f"{report['lut']} of {board.capacity['lut']}" in table
 
@@ -204,3 +212,16 @@ def test_a_broken_constraints_file_is_one_line(monkeypatch, tmp_path):
             boards.constraints("icebreaker")
     finally:
         boards.constraints.cache_clear()
+
+
+def test_a_failed_build_says_its_first_error(tmp_path):
+    from rtmap.hw.boards.build import first_error
+
+    log = tmp_path / "build.log"
+    log.write_text("Info: placing\nERROR: Unable to place cell 'x', no BELs remaining\n"
+                   "ERROR: later\n1 warning, 2 errors\n")
+    assert first_error(log) == "ERROR: Unable to place cell 'x', no BELs remaining"
+    log.write_text("yosys: command not found\n\n")
+    assert first_error(log) == "yosys: command not found"
+    log.write_text("")
+    assert first_error(log) == "no output"
