@@ -15,7 +15,7 @@ from importlib import resources
 
 from ...errors import RtmapError
 
-__all__ = ["BOARDS", "Board", "board_named", "constraints"]
+__all__ = ["BOARDS", "LED_ROLES", "Board", "board_named", "constraints"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class Board:
         return constraints(self.name)
 
 
+# What a board's LEDs can show (constraints file, [leds] roles).
+LED_ROLES = ("heartbeat", "busy", "done", "error")
 # What a constraints file must hold: table -> key -> type.
 CONSTRAINT_KEYS = {
     "clock": {"resource": str, "input_mhz": (int, float)},
@@ -78,6 +80,10 @@ def constraints(name: str) -> dict:
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise RtmapError(f"{where}: [{table}] {key} is missing or not a "
                                  f"{getattr(kind, '__name__', 'number')}")
+    unknown = sorted(set(map(str, settings["leds"]["roles"])) - set(LED_ROLES))
+    if unknown:
+        raise RtmapError(f"{where}: unknown LED role(s) {', '.join(unknown)}; roles: "
+                         f"{', '.join(LED_ROLES)}")
     return settings
 
 

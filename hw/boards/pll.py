@@ -119,18 +119,32 @@ def hold_reset_until_locked(m: Module, locked) -> None:
     m.d.comb += ResetSignal("sync").eq(count != RESET_CYCLES)
 
 
-class Ecp5Pll(Elaboratable):
-    """EHXPLLL from ``clock_in`` (a board clock input) to the ``sync`` domain at ``dividers``."""
+class _Pll(Elaboratable):
+    """A PLL primitive from a board clock to the ``sync`` domain at ``dividers``: the clock
+    and the reset after lock are the same for every family; :meth:`primitive` is not."""
 
-    def __init__(self, clock_in, dividers: Dividers, in_mhz: float):
-        self.clock_in, self.dividers, self.in_mhz = clock_in, dividers, in_mhz
+    def __init__(self, source, dividers: Dividers, in_mhz: float):
+        self.source, self.dividers, self.in_mhz = source, dividers, in_mhz
         self.clock = Signal()  # the PLL output, which clocks ``sync``
+
+    def primitive(self, locked) -> Instance:
+        raise NotImplementedError
 
     def elaborate(self, platform):
         m = Module()
-        d = self.dividers
         locked = Signal()
-        m.submodules.pll = Instance(
+        m.submodules.pll = self.primitive(locked)
+        m.d.comb += ClockSignal("sync").eq(self.clock)
+        hold_reset_until_locked(m, locked)
+        return m
+
+
+class Ecp5Pll(_Pll):
+    """EHXPLLL from ``source`` (a board clock input's signal)."""
+
+    def primitive(self, locked) -> Instance:
+        d = self.dividers
+        return Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{self.in_mhz:g}",
             a_FREQUENCY_PIN_CLKOP=f"{d.out_mhz:g}",
@@ -142,35 +156,23 @@ class Ecp5Pll(Elaboratable):
             p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=d.output,
             p_CLKOP_CPHASE=d.output - 1, p_CLKOP_FPHASE=0,
             p_FEEDBK_PATH="CLKOP",
-            i_CLKI=self.clock_in, i_CLKFB=self.clock, o_CLKOP=self.clock,
+            i_CLKI=self.source, i_CLKFB=self.clock, o_CLKOP=self.clock,
             i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1,
             i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_LOCK=locked,
         )
-        m.d.comb += ClockSignal("sync").eq(self.clock)
-        hold_reset_until_locked(m, locked)
-        return m
 
 
-class Ice40Pll(Elaboratable):
-    """SB_PLL40_PAD from the clock pad ``pad`` (a ``dir="-"`` board resource) to ``sync``."""
+class Ice40Pll(_Pll):
+    """SB_PLL40_PAD from ``source``, the clock pad itself (a ``dir="-"`` board resource)."""
 
-    def __init__(self, pad, dividers: Dividers, in_mhz: float):
-        self.pad, self.dividers, self.in_mhz = pad, dividers, in_mhz
-        self.clock = Signal()  # the PLL output, which clocks ``sync``
-
-    def elaborate(self, platform):
-        m = Module()
+    def primitive(self, locked) -> Instance:
         d = self.dividers
-        locked = Signal()
-        m.submodules.pll = Instance(
+        return Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE",
             p_DIVR=d.reference - 1, p_DIVF=d.feedback - 1, p_DIVQ=d.output.bit_length() - 1,
             p_FILTER_RANGE=ice40_filter_range(self.in_mhz / d.reference),
-            i_PACKAGEPIN=self.pad.io, i_RESETB=1, i_BYPASS=0,
+            i_PACKAGEPIN=self.source.io, i_RESETB=1, i_BYPASS=0,
             o_PLLOUTGLOBAL=self.clock, o_LOCK=locked,
         )
-        m.d.comb += ClockSignal("sync").eq(self.clock)
-        hold_reset_until_locked(m, locked)
-        return m

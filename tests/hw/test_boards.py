@@ -202,6 +202,9 @@ def test_a_broken_constraints_file_is_one_line(monkeypatch, tmp_path):
 
     (tmp_path / "ulx3s.toml").write_text('[clock]\nresource = "clk25"\ninput_mhz = "fast"\n')
     (tmp_path / "icebreaker.toml").write_text("[clock\n")
+    (tmp_path / "blinky.toml").write_text(
+        '[clock]\nresource = "clk"\ninput_mhz = 12\n[timing]\ntarget_mhz = 20\n'
+        '[uart]\nresource = "uart"\nbaud = 9600\n[leds]\nroles = ["busy", "disco"]\n')
     monkeypatch.setattr(boards.resources, "files", lambda package: tmp_path)
     boards.constraints.cache_clear()
     try:
@@ -210,6 +213,9 @@ def test_a_broken_constraints_file_is_one_line(monkeypatch, tmp_path):
             boards.constraints("ulx3s")
         with pytest.raises(RtmapError, match=r"^constraints/icebreaker.toml: "):
             boards.constraints("icebreaker")
+        with pytest.raises(RtmapError, match=r"^constraints/blinky.toml: unknown LED role\(s\) "
+                           "disco; roles: heartbeat, busy, done, error$"):
+            boards.constraints("blinky")
     finally:
         boards.constraints.cache_clear()
 
