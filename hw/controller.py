@@ -1,44 +1,46 @@
-"""The microcode sequencer: program memory, fetch, decode, loops, stalls, errors and counters.
+"""The microcode sequencer: it issues each instruction's operation to the array and tags.
 
-Timing (see docs/HW.md): program memory has a synchronous read port addressed by the *next*
-pc, so the word at ``pc`` is on the read port's data in the cycle the instruction executes and
-one instruction completes per cycle. A stalled or multi-cycle instruction presents its own pc
-again; a taken ``endl`` presents the loop's body start.
+Three stages (docs/HW.md "Timing"): :class:`rtmap.hw.fetch.Fetch` holds the decoded instruction
+in a register, the controller *issues* it (one instruction per cycle; a shift takes count x
+latency cycles, an add/sub those of its micro steps), and the array and tags *execute* the
+issued operation in the next cycle from their own registered copies. The controller never
+waits on the array: it keeps its own copy of the port, and READ and TQUERY results come back
+through a short pipeline into an output queue, which is what ``data_out`` shows.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
+from types import SimpleNamespace
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import (
-    COUNTERS,
-    OPCODE_BITS,
-    SEARCH_SLOTS,
-    WRITE_SLOTS,
-    Combine,
-    ErrorCode,
-    Opcode,
-    Query,
-    instruction_layout,
-)
-from ..params import COUNTER_BITS, LOOP_DEPTH, MachineParams
+from ..isa import COUNTERS, Combine, ErrorCode, Opcode, Query, instruction_layout
+from ..params import COUNTER_BITS, MachineParams
 from .arith import ArithSequencer
 from .cam_array import index_bits, rejected
+from .fetch import FILL_CYCLES, Fetch, prog_layout
+from .tags import RESULT_LATENCY
 
-__all__ = ["COUNTER_NAMES", "Controller", "host_members", "prog_layout"]
+__all__ = ["COUNTER_NAMES", "DRAIN_CYCLES", "FILL_CYCLES", "OUTPUT_QUEUE", "Controller",
+           "host_members", "prog_layout"]
 
 COUNTER_NAMES = COUNTERS  # the performance counters, in the order docs/ISA.md lists them
 
-
-def prog_layout(params: MachineParams) -> data.StructLayout:
-    """Payload of the host's ``prog`` stream: the address (pc bits, LSB side), then the word."""
-    return data.StructLayout({
-        "addr": params.pc_bits,
-        "word": instruction_layout(params).size,
-    })
+# The outputs that drive the array and tags: registered, a cycle after their issue.
+ARRAY_SIDE = ("key", "mask", "match_void", "tag_update", "tag_combine", "tag_clear",
+              "tag_shift", "tag_shift_down", "tag_shift_count", "write_en", "row", "load_en",
+              "load_data", "load_mask", "shift_en", "shift_to")
+# An issued READ or TQUERY's word reaches the output queue this many cycles later: a cycle
+# into the array-side outputs, one into the row groups' copies, then the result pipeline.
+RESULT_AFTER_ISSUE = 2 + RESULT_LATENCY
+# Words issued but not yet taken by the host, at most: the queue's depth. Deep enough that an
+# always-ready host never makes a READ wait.
+OUTPUT_QUEUE = 8
+# Cycles from the edge that ends a run (HALT or a fault) to done/error on the ports: by then
+# every word the run produced is in the output queue.
+DRAIN_CYCLES = RESULT_AFTER_ISSUE - 1
 
 
 def host_members(params: MachineParams) -> dict:
@@ -85,22 +87,24 @@ class Controller(wiring.Component):
     Members (host side; the same as :class:`rtmap.hw.top.RtmapTop`'s ports)
     ------------------------------------------------------------------------
     start : In(1)
-        While idle, begins a run at the next clock edge; ignored while busy.
+        While not busy, begins a run at the next clock edge; ignored while busy.
     busy : Out(1)
-        A run is in progress. The first instruction executes in the cycle after ``start``.
+        A run is in progress. The first instruction issues ``FILL_CYCLES`` + 1 cycles after
+        the ``start`` cycle, once the fetch stages have filled.
     done, error : Out(1)
-        The run ended with HALT / with a fault. Rise at the clock edge that ends the HALT's
-        (or faulting instruction's) cycle, together with the final counter values; stay until
-        the next ``start``.
+        The run ended with HALT / with a fault. Rise ``DRAIN_CYCLES`` after the clock edge that
+        ends the HALT's (or faulting instruction's) cycle, when every word of the run is in
+        the output queue, and busy falls with them; stay until the next ``start``.
     error_code : Out(ErrorCode)
         Why the run faulted (NONE unless ``error``).
     prog : In(stream.Signature(prog_layout(params)))
-        Program memory writes; ready while idle. The program length becomes ``addr + 1``.
-        Writes with ``addr >= program_depth`` are accepted and dropped.
+        Program memory writes; ready while not busy (and not starting). The program length
+        becomes ``addr + 1``. Writes with ``addr >= program_depth`` are accepted and dropped.
     data_in : In(stream.Signature(T))
-        Words for LOAD; ready only in a cycle in which a LOAD executes.
+        Words for LOAD; ready only in a cycle in which a LOAD issues.
     data_out : Out(stream.Signature(T))
-        Words from READ; valid only while a READ waits to execute (payload: row ``rp``).
+        Words from READ and TQUERY, from a queue of ``OUTPUT_QUEUE`` words: a READ or TQUERY
+        waits (a stall) while the words owed to the host would not fit.
     cycles, searches, writes, shifts, io_words : Out(32)
         The counters of docs/ISA.md.
     pc : Out(pc_bits)
@@ -108,6 +112,9 @@ class Controller(wiring.Component):
 
     Members (array side; :class:`RtmapTop` wires them)
     --------------------------------------------------
+    These outputs are registers: what was issued in the previous cycle. The array and tags
+    register them again, per row group, and carry them out in the cycle after that.
+
     key, mask : Out(T + 2)
         The current SEARCH's or WRITE's slots as a key and a column mask (for WRITE, a later
         slot naming the same column wins).
@@ -117,15 +124,18 @@ class Controller(wiring.Component):
     tag_shift, tag_shift_down : Out(1); tag_shift_count : Out(imm_bits)
         Drive :class:`TagLogic`'s shift (TSHIFT).
     tag_count, tag_first, tag_any : In
-        What TQUERY pushes to ``data_out`` (``tag_first`` is only read when ``tag_any``).
-        Drive :class:`TagLogic` (SEARCH updates; ``start`` clears).
+        What TQUERY pushes to ``data_out`` (``tag_first`` is only read when ``tag_any``), as
+        :class:`TagLogic` delivers them, ``RESULT_LATENCY`` cycles after the execute cycle.
     write_en : Out(1)
         A WRITE executes: write ``key`` under ``mask`` into the tagged rows.
-    row : Out(index_bits(R)); load_en : Out(1); load_data, load_mask : Out(T);
+    row : Out(index_bits(R)); load_en : Out(1); load_data, load_mask : Out(T)
+        LOAD at row ``rp``.
     read_data : In(T)
-        LOAD/READ at row ``rp``.
-    shift_en : Out(1); shift_to : Out(index_bits(D)); port : In(index_bits(D))
-        Move the array's port (once per SHIFT, in its first cycle; to 0 at ``start``).
+        READ's row, as :class:`CamArray` delivers it, ``RESULT_LATENCY`` cycles after the
+        execute cycle.
+    shift_en : Out(1); shift_to : Out(index_bits(D))
+        Move the array's port (once per SHIFT, in its first cycle; to 0 at ``start``). The
+        controller keeps its own copy of the port, a cycle ahead of the array's.
     """
 
     def __init__(self, params: MachineParams, program=None):
@@ -160,208 +170,190 @@ class Controller(wiring.Component):
             "read_data": In(tracks),
             "shift_en": Out(1),
             "shift_to": Out(index_bits(params.domains)),
-            "port": In(index_bits(params.domains)),
         })
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        layout = instruction_layout(p)
-
-        # -- program memory ---------------------------------------------------------------
-        mem = Memory(shape=layout.size, depth=p.program_depth, init=self.program)
-        m.submodules.program = mem
-        wr = mem.write_port()
-        rd = mem.read_port(transparent_for=(wr,))  # a word written while idle reads back new
+        m.submodules.fetch = fetch = Fetch(p, self.program)
+        # What this cycle issues; the array-side outputs are these, registered (so that the
+        # wires that cross the chip to the array's row groups start at a register).
+        issue = SimpleNamespace(**{name: Signal.like(getattr(self, name), name=f"issue_{name}")
+                                   for name in ARRAY_SIDE})
+        m.d.sync += [getattr(self, name).eq(getattr(issue, name)) for name in ARRAY_SIDE]
 
         # -- state ----------------------------------------------------------------------------
-        running = Signal()
-        done = Signal()
-        error = Signal()
+        running = Signal()  # issuing
+        draining = Signal(range(DRAIN_CYCLES + 1))  # cycles until done/error show
+        ended_done, ended_error = Signal(), Signal()
+        ended_code = Signal(ErrorCode)
+        done, error = Signal(), Signal()
         error_code = Signal(ErrorCode)
-        pc = Signal(p.pc_bits)
-        # Like program memory, the length survives rst: it belongs to the loaded program.
-        length = Signal(p.pc_bits, init=len(self.program), reset_less=True)
         rp = Signal(p.imm_bits)  # SETROW takes any immediate; LOAD/READ check it against R
-        depth = Signal(range(LOOP_DEPTH + 1))
-        loop_start = Array(Signal(p.pc_bits, name=f"loop_start{i}") for i in range(LOOP_DEPTH))
-        loop_left = Array(Signal(p.imm_bits, name=f"loop_left{i}") for i in range(LOOP_DEPTH))
-        top = Signal(range(LOOP_DEPTH))  # index of the innermost open loop
-        m.d.comb += top.eq(depth - 1)
-        push = Signal(range(LOOP_DEPTH))
-        m.d.comb += push.eq(depth)
+        port = Signal(index_bits(p.domains))  # the array's port once the issued ops are done
         shifting = Signal()  # in the second or later cycle of a SHIFT
         longest_shift = max(1, (p.domains - 1) * p.shift_latency)
         shift_left = Signal(range(longest_shift + 1))  # cycles still to go, this one included
         counters = {name: Signal(COUNTER_BITS, name=f"count_{name}") for name in COUNTER_NAMES}
-
-        query_out = Signal()  # a TQUERY, not a READ, drives data_out this cycle
-        query_value = Signal(max(p.rows.bit_length(), index_bits(p.rows)))
+        busy = Signal()
         m.d.comb += [
-            self.busy.eq(running),
+            busy.eq(running | (draining != 0)),
+            self.busy.eq(busy),
             self.done.eq(done),
             self.error.eq(error),
             self.error_code.eq(error_code),
-            self.pc.eq(pc),
-            self.row.eq(rp),
-            self.load_data.eq(self.data_in.payload),
-            self.data_out.payload.eq(Mux(query_out, query_value, self.read_data)),
-
+            self.pc.eq(fetch.pc),
+            issue.row.eq(rp),
+            issue.load_data.eq(self.data_in.payload),
+            issue.load_mask.eq(fetch.load_mask),
+            fetch.idle.eq(~running),
+            fetch.start.eq(self.start & ~busy),
         ]
         m.d.comb += [getattr(self, name).eq(sig) for name, sig in counters.items()]
+        m.d.comb += [fetch.prog.payload.eq(self.prog.payload),
+                     fetch.prog.valid.eq(self.prog.valid & ~busy),
+                     self.prog.ready.eq(fetch.prog.ready & ~busy)]
+        with m.If(draining != 0):
+            m.d.sync += draining.eq(draining - 1)
+            with m.If(draining == 1):
+                m.d.sync += [done.eq(ended_done), error.eq(ended_error),
+                             error_code.eq(ended_code)]
 
-        # -- fetch ---------------------------------------------------------------------------
-        pc_next = Signal(p.pc_bits)  # the pc of the next cycle's instruction
-        m.d.comb += [pc_next.eq(pc), rd.addr.eq(Mux(running, pc_next, 0))]
-        with m.If(running):
-            m.d.sync += pc.eq(pc_next)
-        insn = layout(rd.data)
-        opcode = rd.data[:OPCODE_BITS]  # the layout's first field, as raw bits
+        # -- the instruction --------------------------------------------------------------------
+        insn = fetch.word
+        opcode = insn.opcode.as_value()
         payload = insn.payload
-
-        # -- decode ---------------------------------------------------------------------------
         is_op = {op: opcode == op.value for op in Opcode}
         arith = payload.arith
         m.submodules.arith = seq = ArithSequencer(p)
         m.d.comb += [seq.mode.eq(arith.mode), seq.dest.eq(arith.dest), seq.src.eq(arith.src),
                      seq.bits.eq(arith.bits), seq.width.eq(arith.width)]
-
-        def bad_columns(slots, count):
-            return Cat(*(slots[i].enable & (slots[i].col >= p.columns)
-                         for i in range(count))).any()
-
-        illegal = Signal()
-        # (Only when the field can hold more than D: Verilator flags constant comparisons.)
-        arith_too_wide = (arith.width > p.domains
-                          if (1 << len(arith.width)) - 1 > p.domains else Const(0))
-        m.d.comb += illegal.eq(
-            ~opcode.matches(*(op.value for op in Opcode))
-            | (is_op[Opcode.SEARCH] & bad_columns(payload.search.slots, SEARCH_SLOTS))
-            | (is_op[Opcode.WRITE] & bad_columns(payload.write.slots,
-                                                 WRITE_SLOTS))
-            | (is_op[Opcode.SHIFT] & (payload.shift.count == 0))
-            | (is_op[Opcode.LOOP] & (payload.loop.count == 0))
-            | (is_op[Opcode.TSHIFT] & (payload.shift.count == 0))
-            | (is_op[Opcode.TQUERY] & (payload.query.what == 3))
-            | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
-                                     | (payload.io.last >= p.tracks)))
-            | (is_op[Opcode.ARITH] & ((arith.mode.as_value() == 3)
-                                      | (arith.dest >= p.tracks) | (arith.src >= p.tracks)
-                                      | (arith.dest == arith.src) | (arith.bits == 0)
-                                      | (arith.bits > arith.width)
-                                      | arith_too_wide)))
-        # LOAD writes tracks first..last of the row.
-        # (Track 0 needs no "last >= 0": Verilator flags comparisons that are constant.)
-        m.d.comb += self.load_mask.eq(Cat(*(
-            payload.io.first == 0 if j == 0 else (payload.io.first <= j) & (j <= payload.io.last)
-            for j in range(p.tracks))))
-
-        def key_and_mask(slots, count):
-            for i in range(count):  # in slot order, so a later slot wins
-                with m.If(slots[i].enable):
-                    m.d.comb += [
-                        self.mask.bit_select(slots[i].col, 1).eq(1),
-                        self.key.bit_select(slots[i].col, 1).eq(slots[i].value),
-                    ]
-
         with m.If(is_op[Opcode.ARITH]):
-            m.d.comb += [self.key.eq(seq.key), self.mask.eq(seq.mask)]
-        with m.Elif(is_op[Opcode.SEARCH]):
-            key_and_mask(payload.search.slots, SEARCH_SLOTS)
+            m.d.comb += [issue.key.eq(seq.key), issue.mask.eq(seq.mask)]
         with m.Else():
-            key_and_mask(payload.write.slots, WRITE_SLOTS)
-
-        slots = payload.search.slots
-        m.d.comb += self.match_void.eq(~is_op[Opcode.ARITH] & Cat(*(
-            slots[i].enable & slots[j].enable & (slots[i].col == slots[j].col)
-            & (slots[i].value != slots[j].value)
-            for i in range(SEARCH_SLOTS) for j in range(i + 1, SEARCH_SLOTS))).any())
+            m.d.comb += [issue.key.eq(fetch.key), issue.mask.eq(fetch.mask),
+                         issue.match_void.eq(fetch.match_void)]
         m.d.comb += [
-            self.tag_combine.eq(Mux(is_op[Opcode.ARITH], Combine.SET, payload.search.combine)),
-            self.tag_shift_down.eq(payload.shift.down),
-            self.tag_shift_count.eq(payload.shift.count),
+            issue.tag_combine.eq(Mux(is_op[Opcode.ARITH], Combine.SET, payload.search.combine)),
+            issue.tag_shift_down.eq(payload.shift.down),
+            issue.tag_shift_count.eq(payload.shift.count),
         ]
-        with m.Switch(payload.query.what):
+
+        # -- words for the host: issued READs and TQUERYs, their results, the queue ---------------
+        m.submodules.out_queue = queue = fifo.SyncFIFO(width=p.tracks, depth=OUTPUT_QUEUE)
+        owed = Signal(range(OUTPUT_QUEUE + 1))  # issued, not yet taken by the host
+        room = Signal(init=1)  # owed < OUTPUT_QUEUE (a register: it decides a stall)
+        emit = Signal()  # a READ or TQUERY issues
+        emit_query = Signal()
+        taken = self.data_out.valid & self.data_out.ready
+        owed_next = Signal.like(owed)
+        m.d.comb += owed_next.eq(owed + emit - taken)
+        m.d.sync += [owed.eq(owed_next), room.eq(owed_next != OUTPUT_QUEUE)]
+        # The issued word's kind, delayed until its result arrives.
+        what = payload.query.what
+        in_flight = [Signal(2 + len(what), name=f"in_flight{i}")
+                     for i in range(RESULT_AFTER_ISSUE)]
+        m.d.sync += in_flight[0].eq(Cat(emit, emit_query, what))
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(in_flight, in_flight[1:],
+                                                                 strict=False)]
+        arrived = in_flight[-1]
+        query_value = Signal(max(p.rows.bit_length(), index_bits(p.rows)))
+        with m.Switch(arrived[2:]):
             with m.Case(Query.COUNT):
                 m.d.comb += query_value.eq(self.tag_count)
             with m.Case(Query.FIRST):  # R when no row is tagged
                 m.d.comb += query_value.eq(Mux(self.tag_any, self.tag_first, p.rows))
             with m.Case(Query.ANY):
                 m.d.comb += query_value.eq(self.tag_any)
+        m.d.comb += [
+            queue.w_en.eq(arrived[0]),
+            queue.w_data.eq(Mux(arrived[1], query_value, self.read_data)),
+            self.data_out.valid.eq(queue.r_rdy),
+            self.data_out.payload.eq(queue.r_data),
+            queue.r_en.eq(self.data_out.ready),
+        ]
 
-        # -- execute --------------------------------------------------------------------------
-        count_cycle = Signal()  # an instruction executes in this cycle (not a stall, no fault)
+        # -- issue ------------------------------------------------------------------------------
+        count_cycle = Signal()  # an instruction issues in this cycle (not a stall, no fault)
+        advance = Signal()  # ... and it is its last cycle
         fault = Signal()
         fault_code = Signal(ErrorCode)
-        rp_next = Signal(p.imm_bits)
-        m.d.comb += rp_next.eq(rp + 1)
-        inc = pc + 1
+        m.d.comb += fetch.advance.eq(advance)
 
-        def advance_rp(flag):
-            with m.If(flag):
-                m.d.sync += rp.eq(rp_next)
+        # The instruction's last cycle, if it does not fault: from registers and a stream's
+        # valid only, as it holds or moves the whole fetch pipeline. (A fault ends the run; the
+        # fetch stages are emptied at the next start.)
+        shift_last = Signal()  # a SHIFT's cycles: this is the last of several
+        with m.If(running & fetch.valid):
+            m.d.comb += advance.eq(
+                fetch.simple
+                | (fetch.is_shift & Mux(shifting, shift_last, fetch.shift_single))
+                | (fetch.is_arith & seq.last)
+                | (fetch.is_emit & room)
+                | (fetch.is_load & self.data_in.valid))
 
         shift = payload.shift
-        shift_total = shift.count * p.shift_latency
-        port_high = self.port + shift.count  # wide enough: no wrap-around
-        off_range = Mux(shift.down, shift.count > self.port, port_high > p.domains - 1)
+        count = fetch.shift_count  # the count, or D if larger
+        port_high = port + count  # wide enough: no wrap-around
+        off_range = Mux(shift.down, count > port, port_high > p.domains - 1)
+        rp_bad = Signal()  # rp >= R (a register, kept with rp)
 
-        with m.If(running):
-            with m.If(pc >= length):
-                m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.RAN_OFF_END)]
-            with m.Elif(illegal):
-                m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.ILLEGAL)]
+        def end_run(halted: bool, code=ErrorCode.NONE):
+            m.d.sync += [running.eq(0), draining.eq(DRAIN_CYCLES), ended_done.eq(halted),
+                         ended_error.eq(not halted), ended_code.eq(code)]
+
+        with m.If(running & fetch.valid):  # (not while the fetch stages fill after start)
+            with m.If(fetch.fault != ErrorCode.NONE):
+                m.d.comb += [fault.eq(1), fault_code.eq(fetch.fault)]
             with m.Else():
                 with m.Switch(opcode):
                     with m.Case(Opcode.HALT):
                         m.d.comb += count_cycle.eq(1)
-                        m.d.sync += [done.eq(1), running.eq(0)]
                     with m.Case(Opcode.SEARCH):
-                        m.d.comb += [count_cycle.eq(1), self.tag_update.eq(1), pc_next.eq(inc)]
+                        m.d.comb += [count_cycle.eq(1), issue.tag_update.eq(1)]
                         m.d.sync += counters["searches"].eq(counters["searches"] + 1)
                     with m.Case(Opcode.WRITE):
-                        m.d.comb += [count_cycle.eq(1), self.write_en.eq(1), pc_next.eq(inc)]
+                        m.d.comb += [count_cycle.eq(1), issue.write_en.eq(1)]
                         m.d.sync += counters["writes"].eq(counters["writes"] + 1)
                     with m.Case(Opcode.SHIFT):
                         with m.If(shifting):
                             m.d.comb += count_cycle.eq(1)
+                            m.d.sync += [shift_left.eq(shift_left - 1),
+                                         shift_last.eq(shift_left == 2)]
                             with m.If(shift_left == 1):
-                                m.d.comb += pc_next.eq(inc)
                                 m.d.sync += shifting.eq(0)
-                            with m.Else():
-                                m.d.sync += shift_left.eq(shift_left - 1)
                         with m.Elif(off_range):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
                         with m.Else():
-                            m.d.comb += [
-                                count_cycle.eq(1),
-                                self.shift_en.eq(1),
-                                self.shift_to.eq(Mux(shift.down, self.port - shift.count,
-                                                     port_high)),
-                            ]
-                            m.d.sync += counters["shifts"].eq(counters["shifts"] + shift.count)
-                            with m.If(shift_total == 1):
-                                m.d.comb += pc_next.eq(inc)
-                            with m.Else():
-                                m.d.sync += [shifting.eq(1), shift_left.eq(shift_total - 1)]
+                            target = Mux(shift.down, port - count, port_high)
+                            m.d.comb += [count_cycle.eq(1), issue.shift_en.eq(1),
+                                         issue.shift_to.eq(target)]
+                            m.d.sync += [port.eq(target), counters["shifts"].eq(
+                                counters["shifts"] + shift.count)]
+                            with m.If(~fetch.shift_single):
+                                m.d.sync += [shifting.eq(1),
+                                             shift_left.eq(fetch.shift_cycles - 1),
+                                             shift_last.eq(fetch.shift_cycles == 2)]
                     with m.Case(Opcode.ARITH):
                         # The port range is checked before the first micro step; after it
                         # nothing can fault.
-                        reach = self.port + arith.width  # wide enough: no wrap-around
+                        reach = port + arith.width  # wide enough: no wrap-around
                         with m.If(seq.first & (reach > p.domains)):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
                         with m.Else():
                             back = arith.width - 1
+                            target = Mux(seq.step_up, port + 1, port - back)
                             m.d.comb += [
                                 count_cycle.eq(1),
                                 seq.run.eq(1),
-                                self.tag_update.eq(seq.search),
-                                self.write_en.eq(seq.write),
-                                self.shift_en.eq(seq.step_up | seq.step_back),
-                                self.shift_to.eq(Mux(seq.step_up, self.port + 1,
-                                                     self.port - back)),
+                                issue.tag_update.eq(seq.search),
+                                issue.write_en.eq(seq.write),
+                                issue.shift_en.eq(seq.step_up | seq.step_back),
+                                issue.shift_to.eq(target),
                             ]
+                            with m.If(seq.step_up | seq.step_back):
+                                m.d.sync += port.eq(target)
                             m.d.sync += [
                                 counters["searches"].eq(counters["searches"] + seq.search),
                                 counters["writes"].eq(counters["writes"] + seq.write),
@@ -369,86 +361,53 @@ class Controller(wiring.Component):
                                                       + Mux(seq.step_up, 1, 0)
                                                       + Mux(seq.step_back, back, 0)),
                             ]
-                            with m.If(seq.last):
-                                m.d.comb += pc_next.eq(inc)
                     with m.Case(Opcode.SETROW):
-                        m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
-                        m.d.sync += rp.eq(payload.setrow.row)
+                        m.d.comb += count_cycle.eq(1)
+                        m.d.sync += [rp.eq(payload.setrow.row),
+                                     rp_bad.eq(payload.setrow.row >= p.rows)]
                     with m.Case(Opcode.TSHIFT):
-                        m.d.comb += [count_cycle.eq(1), pc_next.eq(inc), self.tag_shift.eq(1)]
+                        m.d.comb += [count_cycle.eq(1), issue.tag_shift.eq(1)]
+                    with m.Case(Opcode.LOOP, Opcode.ENDL):  # the fetch stage runs the loops
+                        m.d.comb += count_cycle.eq(1)
                     with m.Case(Opcode.TQUERY):
-                        m.d.comb += [self.data_out.valid.eq(1), query_out.eq(1)]
-                        with m.If(self.data_out.ready):  # otherwise a stall
-                            m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
+                        with m.If(room):  # otherwise a stall
+                            m.d.comb += [count_cycle.eq(1), emit.eq(1), emit_query.eq(1)]
                             m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
                     with m.Case(Opcode.LOAD, Opcode.READ):
                         is_load = is_op[Opcode.LOAD]
-                        with m.If(rp >= p.rows):
+                        with m.If(rp_bad):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.ROW_RANGE)]
                         with m.Else():
-                            m.d.comb += [
-                                self.data_in.ready.eq(is_load),
-                                self.data_out.valid.eq(~is_load),
-                            ]
-                            moved = Mux(is_load, self.data_in.valid, self.data_out.ready)
+                            m.d.comb += self.data_in.ready.eq(is_load)
+                            moved = Mux(is_load, self.data_in.valid, room)
                             with m.If(moved):  # otherwise a stall: nothing changes
-                                m.d.comb += [
-                                    count_cycle.eq(1),
-                                    self.load_en.eq(is_load),
-                                    pc_next.eq(inc),
-                                ]
+                                m.d.comb += [count_cycle.eq(1), issue.load_en.eq(is_load),
+                                             emit.eq(~is_load)]
                                 m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
-                                advance_rp(payload.io.advance)
-                    with m.Case(Opcode.LOOP):
-                        with m.If(depth == LOOP_DEPTH):
-                            m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.LOOP_STACK)]
-                        with m.Else():
-                            m.d.comb += [count_cycle.eq(1), pc_next.eq(inc)]
-                            m.d.sync += [
-                                loop_start[push].eq(inc),
-                                loop_left[push].eq(payload.loop.count),
-                                depth.eq(depth + 1),
-                            ]
-                    with m.Case(Opcode.ENDL):
-                        with m.If(depth == 0):
-                            m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.LOOP_STACK)]
-                        with m.Else():
-                            m.d.comb += count_cycle.eq(1)
-                            with m.If(loop_left[top] > 1):
-                                m.d.comb += pc_next.eq(loop_start[top])
-                                m.d.sync += loop_left[top].eq(loop_left[top] - 1)
-                            with m.Else():
-                                m.d.comb += pc_next.eq(inc)
-                                m.d.sync += depth.eq(depth - 1)
+                                with m.If(payload.io.advance):
+                                    m.d.sync += [rp.eq(rp + 1), rp_bad.eq(rp + 1 >= p.rows)]
 
             with m.If(count_cycle):
                 m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+            with m.If(count_cycle & is_op[Opcode.HALT]):
+                end_run(True)
             with m.If(fault):
-                m.d.sync += [running.eq(0), error.eq(1), error_code.eq(fault_code)]
+                end_run(False, fault_code)
 
-        with m.Else():
-            m.d.comb += self.prog.ready.eq(1)
-            with m.If(self.prog.valid & (self.prog.payload.addr < p.program_depth)):
-                m.d.comb += [
-                    wr.en.eq(1),
-                    wr.addr.eq(self.prog.payload.addr),
-                    wr.data.eq(self.prog.payload.word),
-                ]
-                m.d.sync += length.eq(self.prog.payload.addr + 1)
-
-            with m.If(self.start):
-                # The port returns to domain 0 in this cycle (the array writes its cache back
-                # and loads domain 0), so the first instruction can run in the next one.
-                m.d.comb += [self.tag_clear.eq(1), self.shift_en.eq(1), self.shift_to.eq(0)]
-                m.d.sync += [
-                    running.eq(1),
-                    done.eq(0),
-                    error.eq(0),
-                    error_code.eq(ErrorCode.NONE),
-                    pc.eq(0),
-                    rp.eq(0),
-                    depth.eq(0),
-                    shifting.eq(0),
-                ]
-                m.d.sync += [sig.eq(0) for sig in counters.values()]
+        with m.Elif(~busy & self.start):
+            # Issued now, carried out in the next cycle (while the fetch stages fill): the port
+            # returns to domain 0 (the array writes its cache back and loads domain 0) and the
+            # tags clear.
+            m.d.comb += [issue.tag_clear.eq(1), issue.shift_en.eq(1), issue.shift_to.eq(0)]
+            m.d.sync += [
+                running.eq(1),
+                done.eq(0),
+                error.eq(0),
+                error_code.eq(ErrorCode.NONE),
+                rp.eq(0),
+                rp_bad.eq(0),
+                port.eq(0),
+                shifting.eq(0),
+            ]
+            m.d.sync += [sig.eq(0) for sig in counters.values()]
         return m

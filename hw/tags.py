@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..isa import Combine
 from .cam_array import index_bits, rejected
+from .fanout import TAG_GROUP_ROWS, index_split, replica, row_groups
 
-__all__ = ["TagLogic", "barrel_shift", "priority_encoder", "popcount"]
+__all__ = ["RESULT_LATENCY", "TagLogic", "barrel_shift", "popcount", "popcount_of",
+           "priority_encoder", "shift_offset"]
+
+# Cycles from the cycle whose tags (or array row) a result describes to the cycle it is on
+# the output: a register stage per row group, then one across the groups.
+RESULT_LATENCY = 2
 
 
 def priority_encoder(bits) -> tuple:
@@ -35,23 +41,42 @@ def priority_encoder(bits) -> tuple:
     return encode(padded)
 
 
-def barrel_shift(m: Module, bits, amount, down):
-    """``bits`` shifted by ``amount`` toward the high end (or the low end when ``down``),
-    zeros shifted in: one stage per bit of ``amount``, each a shift by a power of two or not.
-    Each stage is a signal of its own: as one expression, every stage would use the previous
-    one three times and Amaranth would build the tree 3**stages times over."""
-    width = len(bits)
-    value = bits
-    for stage in range(len(amount)):
-        step = 1 << stage
-        out = Signal(width, name=f"shifted_{stage}")
-        if step >= width:  # this and higher amount bits shift everything out
-            m.d.comb += out.eq(Mux(amount[stage:].any(), 0, value))
-            return out
-        moved = Mux(down, value[step:], Cat(Const(0, step), value[:width - step]))
-        m.d.comb += out.eq(Mux(amount[stage], moved, value))
+def shift_offset(count, down, rows: int):
+    """Where :func:`barrel_shift` reads from for a shift by ``count`` rows up or down: R - n
+    or R + n, with n = min(count, R) (any larger count shifts every tag out alike)."""
+    clamped = Mux(count > rows, rows, count)
+    return Mux(down, rows + clamped, rows - clamped)
+
+
+def barrel_shift(m: Module, bits, groups, offsets):
+    """``bits`` shifted by an offset from :func:`shift_offset`: bit r of the result is bit
+    r + s of ``z`` = R zeros, ``bits``, zeros (so s = R - n shifts up by n, R + n down).
+
+    One direction only, so no stage chooses a direction: a stage per base-4 digit of s, the
+    highest first, each a 4-way choice (one FPGA slice a bit), each only as wide as the
+    shifts still to come need. Row group ``g`` (``groups[g]``, a range of bit indices) takes
+    its digits from ``offsets[g]``, copies of one offset; bits past the rows use the last
+    group's. Each stage is a signal of its own: as one expression, every stage would use the
+    previous one several times over."""
+    rows = len(bits)
+    value = Cat(Const(0, rows), bits, Const(0, rows + 1))
+    digits = (len(offsets[0]) + 1) // 2
+    for digit in reversed(range(digits)):
+        step = 4 ** digit
+        width = rows + step - 1  # what the lower digits can still reach
+        out = Signal(width, name=f"shifted_{digit}")
+        spans = [(g, rows_g.start, rows_g.stop) for g, rows_g in enumerate(groups)]
+        if width > rows:
+            spans.append((len(groups) - 1, rows, width))
+        for g, start, stop in spans:
+            choices = []
+            for d in range(4):
+                lo, hi = start + d * step, stop + d * step
+                inside = value[min(lo, len(value)):min(hi, len(value))]
+                choices.append(Cat(inside, Const(0, (hi - lo) - len(inside))))
+            m.d.comb += out[start:stop].eq(Array(choices)[offsets[g][2 * digit:2 * digit + 2]])
         value = out
-    return value
+    return value[:rows]
 
 
 def popcount(bits):
@@ -63,8 +88,21 @@ def popcount(bits):
     return terms[0]
 
 
+def popcount_of(counts):
+    """The sum of ``counts``, as a balanced adder tree."""
+    terms = list(counts)
+    while len(terms) > 1:
+        pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
 class TagLogic(wiring.Component):
     """The tag register and what the controller and host read off it.
+
+    Operations are *issued*: the controls below are sampled at a clock edge and carried out
+    in the following cycle (the *execute* cycle), each row group working from its own
+    registered copy of them (:mod:`rtmap.hw.fanout`); the tags change at the edge ending it.
 
     Parameters
     ----------
@@ -73,28 +111,26 @@ class TagLogic(wiring.Component):
 
     Members
     -------
-    match : In(R)
-        This search's per-row match.
-    update : In(1)
-        At the next clock edge, the tags become ``combine(tags, match)``.
-    combine : In(Combine)
+    update : In(1), issued
+        The tags become ``combine(tags, match)``, with the execute cycle's ``match``.
+    combine : In(Combine), issued
         SET: ``match``; AND: ``tags & match``; OR: ``tags | match``; ANDN: ``tags & ~match``.
-    clear : In(1)
-        At the next clock edge, all tags become 0 (wins over ``update`` and ``shift``).
-    shift : In(1); shift_down : In(1); shift_count : In(count_width)
-        At the next clock edge, every tag moves ``shift_count`` rows toward row R-1 (or
-        toward row 0 with ``shift_down``); rows shifted in get 0. A barrel shifter of
-        log2 stages, so any stride takes one cycle. ``update`` wins over ``shift``.
+    clear : In(1), issued
+        All tags become 0 (wins over ``update`` and ``shift``).
+    shift : In(1); shift_down : In(1); shift_count : In(count_width), issued
+        Every tag moves ``shift_count`` rows toward row R-1 (or toward row 0 with
+        ``shift_down``); rows shifted in get 0. A barrel shifter of log4 stages (the count and
+        direction become one offset before the row groups' copies), so any stride takes one
+        cycle. ``update`` wins over ``shift``.
+    match : In(R)
+        The execute cycle's per-row match (from the array, combinational).
     tags : Out(R)
         The tag register.
-    any_match : Out(1)
-        Some tag is set (combinational from ``tags``).
-    first_match : Out(index_bits(R))
-        Index of the lowest set tag; 0 when none is set.
-    first_valid : Out(1)
-        Same as ``any_match``: ``first_match`` is meaningful.
-    count : Out(bits of R)
-        Number of set tags.
+    any_match, first_valid : Out(1); first_match : Out(index_bits(R)); count : Out(bits of R)
+        Some tag is set; the index of the lowest set tag (0 when none is); the number of set
+        tags. Each describes the tags of the cycle ``RESULT_LATENCY`` cycles earlier: the
+        reductions over all rows are pipelined, a register stage per row group, then one
+        across the groups.
     """
 
     def __init__(self, rows: int, count_width: int = 8):
@@ -120,27 +156,67 @@ class TagLogic(wiring.Component):
         m = Module()
         tags = Signal(self.rows)
         m.d.comb += self.tags.eq(tags)
+        groups = row_groups(self.rows, TAG_GROUP_ROWS)
 
-        with m.If(self.clear):
-            m.d.sync += tags.eq(0)
-        with m.Elif(self.update):
-            with m.Switch(self.combine):
-                with m.Case(Combine.SET):
-                    m.d.sync += tags.eq(self.match)
-                with m.Case(Combine.AND):
-                    m.d.sync += tags.eq(tags & self.match)
-                with m.Case(Combine.OR):
-                    m.d.sync += tags.eq(tags | self.match)
-                with m.Case(Combine.ANDN):
-                    m.d.sync += tags.eq(tags & ~self.match)
-        with m.Elif(self.shift):
-            m.d.sync += tags.eq(barrel_shift(m, tags, self.shift_count, self.shift_down))
+        # Each group's copy of the issued controls; the shifter's stage bits for a row use the
+        # copy of that row's group.
+        offset = Signal((2 * self.rows).bit_length())
+        m.d.comb += offset.eq(shift_offset(self.shift_count, self.shift_down, self.rows))
+        issued = [{name: replica(m, value, f"tag_{name}", g,
+                                 resettable=name in ("update", "clear", "shift"))
+                   for name, value in (("update", self.update), ("combine", self.combine),
+                                       ("clear", self.clear), ("shift", self.shift),
+                                       ("offset", offset))}
+                  for g in range(len(groups))]
+        shifted = barrel_shift(m, tags, groups, [c["offset"] for c in issued])
 
-        valid, index = priority_encoder(tags)
+        for g, rows in enumerate(groups):
+            c = issued[g]
+            part = slice(rows.start, rows.stop)
+            mine, match = tags[part], self.match[part]
+            with m.If(c["clear"]):
+                m.d.sync += mine.eq(0)
+            with m.Elif(c["update"]):
+                with m.Switch(c["combine"]):
+                    with m.Case(Combine.SET):
+                        m.d.sync += mine.eq(match)
+                    with m.Case(Combine.AND):
+                        m.d.sync += mine.eq(mine & match)
+                    with m.Case(Combine.OR):
+                        m.d.sync += mine.eq(mine | match)
+                    with m.Case(Combine.ANDN):
+                        m.d.sync += mine.eq(mine & ~match)
+            with m.Elif(c["shift"]):
+                m.d.sync += mine.eq(shifted[part])
+
+        # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
+        group_count, group_any, group_first = [], [], []
+        for g, rows in enumerate(groups):
+            mine = tags[rows.start:rows.stop]
+            count = Signal(len(rows).bit_length(), name=f"count_g{g}", reset_less=True)
+            first = Signal(index_split(TAG_GROUP_ROWS), name=f"first_g{g}", reset_less=True)
+            valid, index = priority_encoder(mine)
+            m.d.sync += [count.eq(popcount(mine)), first.eq(index)]
+            group_count.append(count)
+            group_first.append(first)
+            group_any.append(valid)
+        any_g = Signal(len(groups), reset_less=True)
+        m.d.sync += any_g.eq(Cat(*group_any))
+
+        # Stage 2, across the groups.
+        count = Signal(self.rows.bit_length(), reset_less=True)
+        first = Signal(index_bits(self.rows), reset_less=True)
+        any_ = Signal(reset_less=True)
+        valid, group = priority_encoder(any_g)
+        m.d.sync += [
+            count.eq(popcount_of(group_count)),
+            first.eq(Cat(Array(group_first)[group], group)[:len(first)]),
+            any_.eq(valid),
+        ]
         m.d.comb += [
-            self.any_match.eq(tags.any()),
-            self.first_valid.eq(valid),
-            self.first_match.eq(index),
-            self.count.eq(popcount(tags)),
+            self.any_match.eq(any_),
+            self.first_valid.eq(any_),
+            self.first_match.eq(first),
+            self.count.eq(count),
         ]
         return m

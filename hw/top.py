@@ -46,9 +46,9 @@ class RtmapTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rows = self.params.rows
         m.submodules.controller = ctrl = self.controller
-        m.submodules.tags = tags = TagLogic(rows, count_width=self.params.imm_bits)
+        m.submodules.tags = tags = TagLogic(self.params.rows,
+                                           count_width=self.params.imm_bits)
         m.submodules.array = array = CamArray(self.params, self.storage)
 
         wiring.connect(m, wiring.flipped(self.prog), ctrl.prog)
@@ -66,8 +66,8 @@ class RtmapTop(wiring.Component):
         m.d.comb += [
             array.search_key.eq(ctrl.key),
             array.search_mask.eq(ctrl.mask),
-            # A search whose slots contradict each other matches no row.
-            tags.match.eq(array.match & ~ctrl.match_void.replicate(rows)),
+            array.search_void.eq(ctrl.match_void),
+            tags.match.eq(array.match),
             tags.update.eq(ctrl.tag_update),
             tags.combine.eq(ctrl.tag_combine),
             tags.clear.eq(ctrl.tag_clear),
@@ -88,6 +88,5 @@ class RtmapTop(wiring.Component):
             ctrl.read_data.eq(array.read_data),
             array.shift_en.eq(ctrl.shift_en),
             array.shift_to.eq(ctrl.shift_to),
-            ctrl.port.eq(array.port),
         ]
         return m

@@ -16,6 +16,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
+from rtmap.hw.controller import DRAIN_CYCLES, FILL_CYCLES
 from rtmap.isa import COUNTERS
 from rtmap.params import MachineParams
 
@@ -38,12 +39,14 @@ CLOCK_NS = 10
 async def execute(dut, stream: list[int], max_cycles: int) -> dict:
     """One run: start, stream words in and out until done or error.
 
-    ``clock_cycles`` counts the clock cycles from the first instruction's to the one in which
-    done or error shows, measured here (from the simulation time) rather than read from the
-    design's own counter; with the host never starving the streams it must equal the
-    ``cycles`` counter. Python looks at every cycle only while words move: while the program
-    computes, the bench sleeps until a stream or the done/error flags change, so Verilator
-    runs the long stretches of searches, writes and shifts on its own.
+    ``clock_cycles`` counts the clock cycles from the first instruction's to the one that ended
+    the run, measured here (from the simulation time, less the fixed ``FILL_CYCLES`` after
+    start and ``DRAIN_CYCLES`` before done or error shows) rather than read from the design's
+    own counter; with the host never starving the streams it must equal the ``cycles``
+    counter. The words still queued when done shows are read out after it. Python looks at
+    every cycle only while words move: while the program computes, the bench sleeps until a
+    stream or the done/error flags change, so Verilator runs the long stretches of searches,
+    writes and shifts on its own.
     """
     dut.start.value = 1
     await RisingEdge(dut.clk)
@@ -82,17 +85,26 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
                         RisingEdge(dut.done), RisingEdge(dut.error),
                         Timer((max_cycles - clock) * CLOCK_NS, "ns"))
         await ReadOnly()
+    counters = {name: int(getattr(dut, name).value) for name in COUNTERS}
+    error = int(dut.error_code.value) if int(dut.error.value) else 0
+    tags = _peek_int(dut, "tags")
+    while gave:  # the words still queued (data_out.ready stays high)
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        gave = int(dut.data_out__valid.value)
+        if gave:
+            outputs.append(int(dut.data_out__payload.value))
     await RisingEdge(dut.clk)  # leave the read-only phase before driving anything again
     dut.data_in__valid.value = 0
     return {
         "outputs": outputs,
-        "counters": {name: int(getattr(dut, name).value) for name in COUNTERS},
-        "error": int(dut.error_code.value) if int(dut.error.value) else 0,
+        "counters": counters,
+        "error": error,
         "left_unread": len(pending),
-        "clock_cycles": clock,
+        "clock_cycles": clock - FILL_CYCLES - DRAIN_CYCLES,
         "starved_cycles": starved,
         # The tag register, peeked for differential tests (not a port; None if not visible).
-        "tags": _peek_int(dut, "tags"),
+        "tags": tags,
     }
 
 

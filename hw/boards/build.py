@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ...errors import RtmapError
 from ...params import MachineParams
+from ..fanout import YOSYS_KEEP_REPLICAS
 from . import Board
 from .fit import check_fits
 from .top import BoardClock, BoardTop
@@ -79,7 +80,8 @@ def plan(board: Board, params: MachineParams, target_mhz: float | None = None,
                "--seed", str(seed)]
     if board.family == "ecp5":
         options += ["--router", "router2"]  # the default router stalled on large arrays
-    return platform.prepare(top, design_name(board), nextpnr_opts=" ".join(options)), clock
+    return platform.prepare(top, design_name(board), nextpnr_opts=" ".join(options),
+                            script_after_read=YOSYS_KEEP_REPLICAS), clock
 
 
 def build(board: Board, params: MachineParams, out_dir, target_mhz: float | None = None,

@@ -1,12 +1,17 @@
-"""cocotb bench for TagLogic (module ``rtmap_tags``) against hw_models.TagModel."""
+"""cocotb bench for TagLogic (module ``rtmap_tags``) against hw_models.TagModel: one random
+operation issued a cycle; in its execute cycle the tags are checked, and RESULT_LATENCY cycles
+later what was read off them."""
 
 from __future__ import annotations
+
+from collections import deque
 
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb_common import bench_params, bench_rng, clock_and_reset
 from hw_models import TagModel, from_bits
 
+from rtmap.hw.tags import RESULT_LATENCY
 from rtmap.isa import Combine
 
 
@@ -17,32 +22,45 @@ async def random_updates(dut):
     await clock_and_reset(dut, {"match": 0, "update": 0, "combine": 0, "clear": 0,
                                 "shift": 0, "shift_down": 0, "shift_count": 0})
     model = TagModel(rows)
-    for step in range(300):
+    seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
+    executing = None  # the operation issued at the last edge
+    for step in range(301):
         await FallingEdge(dut.clk)
-        density = float(rng.choice([0.05, 0.5, 0.95]))
-        match = rng.random(rows) < density
-        combine = Combine(int(rng.integers(0, 4)))
-        update, clear = bool(rng.random() < 0.5), bool(rng.random() < 0.08)
-        shift, down = bool(rng.random() < 0.4), int(rng.integers(0, 2))
-        count = int(rng.integers(0, min(2 * rows + 2, 256)))  # strides past the last row too
-        dut.shift.value, dut.shift_down.value, dut.shift_count.value = int(shift), down, count
-        dut.match.value = from_bits(match)
-        dut.combine.value = combine.value
-        dut.update.value, dut.clear.value = int(update), int(clear)
-        await ReadOnly()
-        where = f"seed {seed} step {step}"
-        tags = model.tags
-        assert int(dut.tags.value) == from_bits(tags), where
-        assert int(dut.any_match.value) == int(tags.any()), where
-        valid, first = model.first()
-        assert int(dut.first_valid.value) == int(valid), where
-        if valid:
-            assert int(dut.first_match.value) == first, where
-        assert int(dut.count.value) == int(tags.sum()), where
+        issued = None
+        if step < 300:
+            density = float(rng.choice([0.05, 0.5, 0.95]))
+            issued = {
+                "match": rng.random(rows) < density,  # for its execute cycle
+                "combine": Combine(int(rng.integers(0, 4))),
+                "update": bool(rng.random() < 0.5), "clear": bool(rng.random() < 0.08),
+                "shift": bool(rng.random() < 0.4), "down": int(rng.integers(0, 2)),
+                "count": int(rng.integers(0, min(2 * rows + 2, 256))),  # past the last row too
+            }
+        op = issued or {"combine": Combine.SET, "update": False, "clear": False,
+                        "shift": False, "down": 0, "count": 0}
+        dut.shift.value, dut.shift_down.value = int(op["shift"]), op["down"]
+        dut.shift_count.value, dut.combine.value = op["count"], op["combine"].value
+        dut.update.value, dut.clear.value = int(op["update"]), int(op["clear"])
+        if executing:
+            op = executing
+            dut.match.value = from_bits(op["match"])
+            await ReadOnly()
+            where = f"seed {seed} step {step - 1}"
+            tags = model.tags
+            assert int(dut.tags.value) == from_bits(tags), where
+            seen.append((int(tags.any()), model.first(), int(tags.sum())))
+            if len(seen) > RESULT_LATENCY:
+                any_, (valid, first), total = seen.popleft()
+                assert int(dut.any_match.value) == any_, where
+                assert int(dut.first_valid.value) == int(valid), where
+                if valid:
+                    assert int(dut.first_match.value) == first, where
+                assert int(dut.count.value) == total, where
+            if op["clear"]:
+                model.clear()
+            elif op["update"]:
+                model.update(op["combine"], op["match"])
+            elif op["shift"] and op["count"]:
+                model.shift(op["count"], bool(op["down"]))
+        executing = issued
         await RisingEdge(dut.clk)
-        if clear:
-            model.clear()
-        elif update:
-            model.update(combine, match)
-        elif shift and count:
-            model.shift(count, bool(down))

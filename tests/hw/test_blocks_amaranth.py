@@ -7,6 +7,7 @@ case under build/tests/waves.
 from __future__ import annotations
 
 import os
+from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -32,13 +33,16 @@ from hw_models import (
 
 from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
-from rtmap.hw.controller import Controller
-from rtmap.hw.tags import TagLogic
+from rtmap.hw.controller import DRAIN_CYCLES, FILL_CYCLES, Controller
+from rtmap.hw.tags import RESULT_LATENCY, TagLogic
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
+# Clock cycles of a run beyond its counted ones: the fetch stages fill after start, and done
+# shows once the last words are queued.
+LATENCY = FILL_CYCLES + DRAIN_CYCLES
 
 # Edge sizes: one row, non-power-of-two rows, one track, one or two domains.
 SIZES = [
@@ -70,46 +74,51 @@ def simulate(dut, bench, name: str) -> None:
 # -- CamArray ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("storage", STORAGE_KINDS)
-@pytest.mark.parametrize("params", SIZES, ids=size_id)
+@pytest.mark.parametrize("params", SIZES + [MachineParams(rows=37, tracks=2, domains=3)],
+                         ids=size_id)
 def test_cam_array_random(params, storage):
+    """Random operations, issued one a cycle (now and then several at once, to pin down the
+    precedence); in each execute cycle the match vector and port are checked, and the row
+    read RESULT_LATENCY cycles later."""
     seed = params.rows * 1000 + params.tracks * 10 + params.domains
     rng = np.random.default_rng(seed)
     R, T, D = params.rows, params.tracks, params.domains
     W = T + 2
     dut = CamArray(params, storage)
     model = ArrayModel(R, T, D)
+    reads = deque()  # the row each execute cycle read, oldest first
+
+    async def execute(ctx, where, row, key=0, mask=0, void=False, wrows=0):
+        """Clock in what is issued; check the execute cycle that follows."""
+        await ctx.tick()
+        ctx.set(dut.write_rows, wrows)
+        assert ctx.get(dut.port) == model.port, where
+        expected = 0 if void else from_bits(model.match(key, mask))
+        assert ctx.get(dut.match) == expected, where
+        reads.append(model.read(row))
+        if len(reads) > RESULT_LATENCY:
+            assert ctx.get(dut.read_data) == reads.popleft(), where
 
     async def bench(ctx):
         for step in range(400):
             key, mask = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
             if rng.random() < 0.2:
                 mask = 0
+            void = bool(rng.random() < 0.1)
             row = int(rng.integers(0, R))
-            ctx.set(dut.search_key, key)
-            ctx.set(dut.search_mask, mask)
-            ctx.set(dut.row, row)
-            where = f"seed {seed} step {step}"
-            assert ctx.get(dut.port) == model.port, where
-            expected = from_bits(model.match(key, mask))
-            assert ctx.get(dut.match) == expected, where
-            assert ctx.get(dut.read_data) == model.read(row), where
-
-            # Mostly one operation a cycle; sometimes several, to pin down the precedence.
             ops = {name: rng.random() < 0.3 for name in ("shift", "load", "write")}
             wrows = int(rng.integers(0, 1 << R))
             wmask, wvalue = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
             data, to = int(rng.integers(0, 1 << T)), int(rng.integers(0, D))
-            ctx.set(dut.write_en, ops["write"])
-            ctx.set(dut.write_rows, wrows)
-            ctx.set(dut.write_mask, wmask)
-            ctx.set(dut.write_value, wvalue)
-            ctx.set(dut.load_en, ops["load"])
-            ctx.set(dut.load_data, data)
             load_mask = int(rng.integers(0, 1 << T))
-            ctx.set(dut.load_mask, load_mask)
-            ctx.set(dut.shift_en, ops["shift"])
-            ctx.set(dut.shift_to, to)
-            await ctx.tick()
+            for name, value in (("search_key", key), ("search_mask", mask),
+                                ("search_void", void), ("row", row),
+                                ("write_en", ops["write"]), ("write_mask", wmask),
+                                ("write_value", wvalue), ("load_en", ops["load"]),
+                                ("load_data", data), ("load_mask", load_mask),
+                                ("shift_en", ops["shift"]), ("shift_to", to)):
+                ctx.set(getattr(dut, name), value)
+            await execute(ctx, f"seed {seed} step {step}", row, key, mask, void, wrows)
             if ops["shift"]:
                 model.shift_to(to)
             elif ops["load"]:
@@ -117,17 +126,20 @@ def test_cam_array_random(params, storage):
             elif ops["write"]:
                 model.write([(wrows >> r) & 1 for r in range(R)], wmask, wvalue)
         # Read every domain back through the ports.
-        ctx.set(dut.write_en, 0)
-        ctx.set(dut.load_en, 0)
+        for name in ("write_en", "load_en", "search_key", "search_mask", "search_void"):
+            ctx.set(getattr(dut, name), 0)
         for d in range(D):
             ctx.set(dut.shift_en, 1)
             ctx.set(dut.shift_to, d)
-            await ctx.tick()
+            ctx.set(dut.row, 0)
+            await execute(ctx, f"seed {seed} shift to {d}", 0)
             model.shift_to(d)
             ctx.set(dut.shift_en, 0)
             for r in range(R):
                 ctx.set(dut.row, r)
-                assert ctx.get(dut.read_data) == model.read(r), f"seed {seed} domain {d}"
+                await execute(ctx, f"seed {seed} domain {d} row {r}", r)
+        for _ in range(RESULT_LATENCY):
+            await execute(ctx, f"seed {seed} last reads", 0)
 
     simulate(dut, bench, f"cam_array_{size_id(params)}_{storage}")
 
@@ -141,23 +153,18 @@ def test_cam_array_rejects_bad_params():
 
 # -- TagLogic ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rows", [1, 2, 5, 8, 13])
+@pytest.mark.parametrize("rows", [1, 2, 5, 8, 13, 16, 17, 40])
 def test_tag_logic_random(rows):
+    """Random updates, clears and shifts, issued one a cycle; in each execute cycle the tags
+    are checked, and RESULT_LATENCY cycles later what was read off them."""
     rng = np.random.default_rng(rows)
     dut = TagLogic(rows)
     model = TagModel(rows)
+    seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
 
     async def bench(ctx):
         for step in range(300):
             where = f"seed {rows} step {step}"
-            tags = model.tags
-            assert ctx.get(dut.tags) == from_bits(tags), where
-            assert ctx.get(dut.any_match) == int(tags.any()), where
-            valid, first = model.first()
-            assert ctx.get(dut.first_valid) == int(valid), where
-            if valid:
-                assert ctx.get(dut.first_match) == first, where
-            assert ctx.get(dut.count) == int(tags.sum()), where
             # Sparse matches too, so that the priority encoder sees its high indices alone.
             density = rng.choice([0.05, 0.5, 0.95])
             match = rng.random(rows) < density
@@ -165,7 +172,6 @@ def test_tag_logic_random(rows):
             update, clear = rng.random() < 0.5, rng.random() < 0.08
             shift, down = rng.random() < 0.4, bool(rng.integers(0, 2))
             count = int(rng.integers(0, min(2 * rows + 2, 256)))  # strides past the last row
-            ctx.set(dut.match, from_bits(match))
             ctx.set(dut.combine, combine)
             ctx.set(dut.update, update)
             ctx.set(dut.clear, clear)
@@ -173,6 +179,17 @@ def test_tag_logic_random(rows):
             ctx.set(dut.shift_down, down)
             ctx.set(dut.shift_count, count)
             await ctx.tick()
+            ctx.set(dut.match, from_bits(match))  # the execute cycle's
+            tags = model.tags
+            assert ctx.get(dut.tags) == from_bits(tags), where
+            seen.append((int(tags.any()), model.first(), int(tags.sum())))
+            if len(seen) > RESULT_LATENCY:
+                any_, (valid, first), total = seen.popleft()
+                assert ctx.get(dut.any_match) == any_, where
+                assert ctx.get(dut.first_valid) == int(valid), where
+                if valid:
+                    assert ctx.get(dut.first_match) == first, where
+                assert ctx.get(dut.count) == total, where
             if clear:
                 model.clear()
             elif update:
@@ -201,8 +218,10 @@ async def load_program(ctx, dut, words, params):
 
 
 async def run_once(ctx, dut, inputs, rng=None, gap=0.0, max_ticks=200_000):
-    """start, then play the host until done or error; returns what happened, including the
-    ticks from the start edge to the edge that raised done/error and the stalls seen."""
+    """start, then play the host until done or error and take the words still queued; returns
+    what happened, including the ticks from the start edge to the edge that raised done/error
+    and the cycles in which a LOAD waited for data_in. (A READ waits only when the output
+    queue is full, which the ports do not show; with no gaps it never is.)"""
     ctx.set(dut.start, 1)
     await ctx.tick()
     ctx.set(dut.start, 0)
@@ -221,35 +240,44 @@ async def run_once(ctx, dut, inputs, rng=None, gap=0.0, max_ticks=200_000):
                 pending.pop(0)
             else:
                 stalls += 1
-        if ctx.get(dut.data_out.valid):
-            if take:
-                outputs.append(ctx.get(dut.data_out.payload))
-            else:
-                stalls += 1
+        if ctx.get(dut.data_out.valid) and take:
+            outputs.append(ctx.get(dut.data_out.payload))
         await ctx.tick()
         ticks += 1
         assert ticks < max_ticks, "no done or error"
     ctx.set(dut.data_in.valid, 0)
     assert not ctx.get(dut.busy)
     assert not (ctx.get(dut.done) and ctx.get(dut.error))
-    return {
-        "outputs": outputs,
+    result = {
         "counters": {name: ctx.get(getattr(dut, name)) for name in COUNTERS},
         "error": ErrorCode(ctx.get(dut.error_code)) if ctx.get(dut.error) else ErrorCode.NONE,
         "consumed": len(inputs) - len(pending),
         "ticks": ticks,
         "stalls": stalls,
     }
+    # Every word of the run is queued by the time done shows: take what is left.
+    ctx.set(dut.data_out.ready, 1)
+    while ctx.get(dut.data_out.valid):
+        outputs.append(ctx.get(dut.data_out.payload))
+        await ctx.tick()
+    ctx.set(dut.data_out.ready, 0)
+    result["outputs"] = outputs
+    return result
 
 
-def check_against_model(got, expected, where):
+def check_against_model(got, expected, where, gap):
     assert got["error"] == expected.error, where
     assert got["outputs"] == expected.outputs, where
     assert got["counters"] == expected.counters, where
     assert got["consumed"] == expected.consumed, where
-    # Cycle-exact: every counted cycle is a clock cycle; a fault takes one more.
-    extra = 0 if expected.error is ErrorCode.NONE else 1
-    assert got["ticks"] == expected.counters["cycles"] + got["stalls"] + extra, where
+    # Cycle-exact: every counted cycle is a clock cycle; a fault takes one more; add the fixed
+    # LATENCY. With gaps, READs may also wait on a full queue.
+    least = expected.counters["cycles"] + got["stalls"] + LATENCY
+    least += 0 if expected.error is ErrorCode.NONE else 1
+    if gap:
+        assert got["ticks"] >= least, where
+    else:
+        assert got["ticks"] == least, where
 
 
 @pytest.mark.parametrize("storage", STORAGE_KINDS)
@@ -271,7 +299,7 @@ def test_top_random_programs(params, storage):
             got = await run_once(ctx, dut, inputs[i], rng, gap)
             # The array keeps its contents from run to run, in the model as in the hardware.
             expected = run_machine(words, params, inputs[i], model_array)
-            check_against_model(got, expected, f"seed {seed} program {i}")
+            check_against_model(got, expected, f"seed {seed} program {i}", gap)
 
     simulate(dut, bench, f"top_{size_id(params)}_{storage}")
 
@@ -295,7 +323,7 @@ def test_top_add_sub_from_init(subtract):
         got = await run_once(ctx, dut, inputs)
         assert got["error"] is ErrorCode.NONE
         assert got["counters"] == add_sub_counters(params, bits)
-        assert got["ticks"] == got["counters"]["cycles"]
+        assert got["ticks"] == got["counters"]["cycles"] + LATENCY
         result = [0] * params.rows
         for d in range(bits):
             for r in range(params.rows):
@@ -322,7 +350,7 @@ def test_top_errors(case):
             got = await run_once(ctx, dut, [])
             assert got["error"] is code
             assert got["counters"] == {name: nonzero.get(name, 0) for name in COUNTERS}
-            assert got["ticks"] == got["counters"]["cycles"] + 1
+            assert got["ticks"] == got["counters"]["cycles"] + 1 + LATENCY
             for _ in range(3):
                 await ctx.tick()
                 assert ctx.get(dut.error) and not ctx.get(dut.done) and not ctx.get(dut.busy)
@@ -341,7 +369,6 @@ def test_controller_decode():
     words += [int(x) & ~0xF | int(rng.choice([2, 3])) for x in rng.integers(0, 1 << width, 150)]
 
     async def bench(ctx):
-        ctx.set(dut.port, 1)
         for word in words:
             ctx.set(dut.prog.payload.as_value(), word << params.pc_bits)
             ctx.set(dut.prog.valid, 1)
@@ -350,6 +377,8 @@ def test_controller_decode():
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
+            for _ in range(FILL_CYCLES + 1):  # and the cycle of its issue: outputs are registers
+                await ctx.tick()
             where = f"word {word:#x}"
             opcode = word & 0xF
             if opcode in (2, 3):
@@ -371,14 +400,16 @@ def test_controller_decode():
                                for (c2, v2, e2) in slots[i + 1:])
                     assert ctx.get(dut.match_void) == void, where
                     assert ctx.get(dut.tag_update) == (illegal_reason(word, params) is None)
-            await ctx.tick()
-            illegal = illegal_reason(word, params) is not None
-            assert (ctx.get(dut.error_code) == ErrorCode.ILLEGAL) == illegal, where
             while ctx.get(dut.busy):  # let loads/reads/loops fault or stall out
                 ctx.set(dut.data_in.valid, 1)
                 ctx.set(dut.data_out.ready, 1)
                 await ctx.tick()
             ctx.set(dut.data_in.valid, 0)
+            illegal = illegal_reason(word, params) is not None
+            assert (ctx.get(dut.error_code) == ErrorCode.ILLEGAL) == illegal, where
+            while ctx.get(dut.data_out.valid):  # words of TQUERY or READ, left queued
+                await ctx.tick()
+            ctx.set(dut.data_out.ready, 0)
 
     simulate(dut, bench, "controller_decode")
 

@@ -99,16 +99,18 @@ def test_default_arrays_fit_and_larger_ones_are_refused(name):
 
 def test_the_fit_counts_ram_blocks_by_the_parts_shapes():
     ulx3s, icebreaker = board_named("ulx3s"), board_named("icebreaker")
-    p = MachineParams(rows=16, tracks=8, domains=8, program_depth=4096)  # 24-bit instructions
+    p = MachineParams(rows=40, tracks=8, domains=8, program_depth=4096)  # 24-bit instructions
     need = estimate(ulx3s, p)
-    # ECP5: 4096 x 24 program words in 4096 x 4 blocks (6), each 256 x 8 FIFO in one block;
-    # the array's 8 x 128 bits in 16 x 4 LUT RAM slices (32).
-    assert (need["ram_block"], need["ram_distributed"]) == (6 + 2, 32)
-    p = MachineParams(rows=16, tracks=8, domains=8, program_depth=1024)
+    # ECP5: 4096 x 24 program words in 4096 x 4 blocks (6), their 4096 x 2 kinds (1), each
+    # 256 x 8 FIFO in one block; the array's row groups of 32 and 8 rows, 8 x 256 and 8 x 64
+    # bits, in 16 x 4 LUT RAM slices (64 + 16), and the 8 x 8 output queue (2).
+    assert (need["ram_block"], need["ram_distributed"]) == (6 + 1 + 2, 64 + 16 + 2)
+    p = MachineParams(rows=40, tracks=8, domains=8, program_depth=1024)
     need = estimate(icebreaker, p)
-    # iCE40: 1024 x 24 in 1024 x 4 blocks (6), FIFOs 256 x 8 (1 each), the array's 8 x 128
-    # bits in 256 x 16 blocks (8); no LUT RAM.
-    assert (need["ram_block"], need["ram_distributed"]) == (6 + 2 + 8, 0)
+    # iCE40: 1024 x 24 in 1024 x 4 blocks (6), their kinds (1), FIFOs 256 x 8 (1 each), the
+    # groups' 8 x 256 and 8 x 64 bits in 256 x 16 blocks (16 + 4); no LUT RAM (the queue is
+    # flip-flops).
+    assert (need["ram_block"], need["ram_distributed"]) == (6 + 1 + 2 + 16 + 4, 0)
 
 
 def test_a_board_array_takes_what_is_given_and_refuses_what_cannot_fit():

@@ -1,0 +1,59 @@
+"""Row groups and replicated control registers: how the array's wide nets stay short.
+
+Every operation reaches the R x (T + 2) bits of the array at once, so a key bit, an enable or
+the RAM address would each drive thousands of loads from one register, and on an FPGA such a
+net alone takes most of a 10 ns cycle. Instead the rows are cut into groups (a power of two
+rows each: 16 for the tag logic; for the array as many as hold about ``GROUP_BITS`` bits at
+the port), and each group registers its own copy of every control input (the *replicas*):
+each copy then drives one group's rows only, and the wide fan-out happens a cycle earlier,
+from the controller to the copies, where it is a few dozen loads.
+
+Synthesis tools merge registers with the same input unless told not to; replicas carry
+``keep`` (which Verilog-reading tools honour) and are named ``..._replica<group>`` so that
+:data:`YOSYS_KEEP_REPLICAS` can mark their flip-flops for Yosys, whose register merging looks
+at cells, not wires.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Shape, Signal
+
+__all__ = ["GROUP_BITS", "REPLICA_TAG", "TAG_GROUP_ROWS", "YOSYS_KEEP_REPLICAS",
+           "array_group_rows", "index_split", "replica", "row_groups"]
+
+GROUP_BITS = 512  # array bits at the port (rows x columns) per group, about
+TAG_GROUP_ROWS = 16
+REPLICA_TAG = "_replica"
+
+# Run after reading the design, before synthesis: keep the flip-flops driving replicas.
+YOSYS_KEEP_REPLICAS = (f"setattr -set keep 1 w:*{REPLICA_TAG}* %ci1:+$dff[Q] "
+                       f"w:*{REPLICA_TAG}* %d")
+
+
+def array_group_rows(tracks: int) -> int:
+    """Rows per array group: the power of two whose rows hold at most about GROUP_BITS bits
+    (T tracks and two flags a row), at least one."""
+    fitting = max(1, GROUP_BITS // (tracks + 2))
+    return 1 << (fitting.bit_length() - 1)
+
+
+def index_split(group_rows: int) -> int:
+    """Low bits of a row index that number a row within its group of ``group_rows``."""
+    return (group_rows - 1).bit_length()
+
+
+def row_groups(rows: int, group_rows: int) -> list[range]:
+    """The rows of each group of ``group_rows``, in order; the last group may be short."""
+    return [range(first, min(first + group_rows, rows)) for first in range(0, rows, group_rows)]
+
+
+def replica(m, value, name: str, group: int, resettable: bool = False) -> Signal:
+    """A register holding ``value`` as of the last clock edge, for group ``group`` alone.
+
+    Data replicas ignore ``rst``; enables are ``resettable`` so that a reset also cancels
+    the operation the controller issued just before it."""
+    shape = value.shape() if hasattr(value, "shape") else Shape.cast(value)
+    copy = Signal(shape, name=f"{name}{REPLICA_TAG}{group}", reset_less=not resettable,
+                  attrs={"keep": 1})
+    m.d.sync += copy.eq(value)
+    return copy

@@ -1,0 +1,329 @@
+"""The front end: program memory, fetch, decode and the loop stack, two instructions ahead.
+
+The controller issues the instruction in a register, :class:`Fetch`'s decoded output, never
+the word on program memory's read port: block RAM is slow to its outputs (on an ECP5 the read
+data comes 5.8 ns after the clock), so its word goes straight into a register (the *raw*
+stage) and is decoded from there into the *decoded* stage. While the controller issues
+instruction i, the raw stage holds i + 1 and the read port shows i + 2. One instruction per
+cycle, no bubbles (only the two cycles after ``start`` fill the stages):
+
+* the fetch address is the word after the one on the read port, which this block knows
+  without looking at that word: only ``loop`` and ``endl`` change the flow, and their effect
+  depends on the program alone. The loop stack lives here, and so does the *kind* (loop, endl,
+  other) of the word on the read port, in a register: a second, 2-bit memory written with the
+  program holds at each address the kind of the word *after* it, read beside each word; the
+  kind of a loop body's first word is saved when its ``loop`` is fetched, for the jumps back;
+* the faults the program alone decides are found here too and ride along with the
+  instruction (RAN_OFF_END, ILLEGAL, LOOP_STACK, in the priority of docs/ISA.md); the
+  controller raises them when the instruction comes to issue.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..isa import OPCODE_BITS, SEARCH_SLOTS, WRITE_SLOTS, ErrorCode, Opcode, instruction_layout
+from ..params import LOOP_DEPTH, MachineParams
+
+__all__ = ["FILL_CYCLES", "KIND_BITS", "Fetch", "Kind", "prog_layout"]
+
+# Cycles from ``start`` until the first instruction is decoded: the raw and decoded stages fill.
+FILL_CYCLES = 2
+
+
+KIND_BITS = 2
+
+
+class Kind(enum.Enum, shape=KIND_BITS):
+    """What a word does to the flow of control, as far as fetching is concerned."""
+    OTHER = 0
+    LOOP = 1
+    ENDL = 2
+
+
+def _kind_of(word: int) -> Kind:
+    opcode = word & ((1 << OPCODE_BITS) - 1)
+    return {Opcode.LOOP.value: Kind.LOOP, Opcode.ENDL.value: Kind.ENDL}.get(opcode, Kind.OTHER)
+
+
+def _kind_of_value(opcode):
+    return Mux(opcode == Opcode.LOOP.value, Kind.LOOP.value,
+               Mux(opcode == Opcode.ENDL.value, Kind.ENDL.value, Kind.OTHER.value))
+
+
+def prog_layout(params: MachineParams) -> data.StructLayout:
+    """Payload of the host's ``prog`` stream: the address (pc bits, LSB side), then the word."""
+    return data.StructLayout({
+        "addr": params.pc_bits,
+        "word": instruction_layout(params).size,
+    })
+
+
+class Fetch(wiring.Component):
+    """Program memory and the decoded instruction register.
+
+    Members
+    -------
+    prog : In(stream.Signature(prog_layout(params)))
+        Program memory writes; ready while ``idle`` and not ``start``. The program length
+        becomes ``addr + 1``; writes with ``addr >= program_depth`` are dropped.
+    idle : In(1)
+        No run is in progress: nothing moves.
+    start : In(1)
+        (While idle.) Fetch from word 0: it is decoded ``FILL_CYCLES`` edges later.
+    advance : In(1)
+        (While not idle.) The decoded instruction completes in this cycle: the next one takes
+        its place at the edge.
+    valid : Out(1)
+        The decoded stage holds an instruction (not so while the stages fill after ``start``).
+    word : Out(instruction_layout(params))
+        The instruction to execute (its raw fields), and beside it, decoded from it:
+    pc : Out(pc_bits)
+        Its address.
+    fault : Out(ErrorCode)
+        The fault it raises before doing anything (NONE if none): RAN_OFF_END, ILLEGAL or
+        LOOP_STACK.
+    key, mask : Out(T + 2); match_void : Out(1)
+        Its SEARCH's or WRITE's slots as a key and a column mask (for WRITE a later slot naming
+        the same column wins); two enabled SEARCH slots naming one column with different
+        values (no row can match).
+    load_mask : Out(T)
+        The tracks ``first..last`` of its LOAD.
+    shift_cycles : Out
+        Its SHIFT's count x ``shift_latency``.
+    shift_count : Out(bits of D + 1)
+        Its SHIFT's count, or D if larger (enough for the range check, and short).
+    shift_single : Out(1)
+        Its SHIFT takes one cycle (``shift_cycles == 1``).
+    simple, is_shift, is_arith, is_load, is_emit : Out(1)
+        Its opcode, as far as how long it takes: one cycle always (SEARCH, WRITE, SETROW,
+        TSHIFT, LOOP, ENDL); SHIFT; ARITH; LOAD; READ or TQUERY.
+    """
+
+    def __init__(self, params: MachineParams, program: list[int]):
+        self.params = params
+        self.program = program
+        layout = instruction_layout(params)
+        super().__init__({
+            "prog": In(stream.Signature(prog_layout(params))),
+            "idle": In(1),
+            "start": In(1),
+            "advance": In(1),
+            "valid": Out(1),
+            "word": Out(layout),
+            "pc": Out(params.pc_bits),
+            "fault": Out(ErrorCode),
+            "key": Out(params.columns),
+            "mask": Out(params.columns),
+            "match_void": Out(1),
+            "load_mask": Out(params.tracks),
+            "shift_cycles": Out(params.imm_bits + params.shift_latency.bit_length()),
+            "shift_count": Out(params.domains.bit_length()),
+            "shift_single": Out(1),
+            "simple": Out(1),
+            "is_shift": Out(1),
+            "is_arith": Out(1),
+            "is_load": Out(1),
+            "is_emit": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        layout = instruction_layout(p)
+        kinds = [_kind_of(word).value for word in self.program]
+
+        mem = Memory(shape=layout.size, depth=p.program_depth, init=self.program)
+        # At each address, the kind of the word after it (the last word's: OTHER).
+        next_kinds = Memory(shape=KIND_BITS, depth=p.program_depth, init=kinds[1:])
+        m.submodules.program = mem
+        m.submodules.next_kinds = next_kinds
+        wr, kind_wr = mem.write_port(), next_kinds.write_port()
+        rd = mem.read_port(transparent_for=(wr,))
+        kind_rd = next_kinds.read_port(transparent_for=(kind_wr,))
+
+        # Like program memory, the length and word 0's kind survive rst: they belong to the
+        # loaded program.
+        length = Signal(p.pc_bits, init=len(self.program), reset_less=True)
+        first_kind = Signal(KIND_BITS, init=kinds[0] if kinds else Kind.OTHER.value, reset_less=True)
+        written = self.prog.payload
+        m.d.comb += self.prog.ready.eq(self.idle & ~self.start)
+        with m.If(self.prog.valid & self.prog.ready & (written.addr < p.program_depth)):
+            kind = _kind_of_value(written.word[:OPCODE_BITS])
+            m.d.comb += [wr.en.eq(1), wr.addr.eq(written.addr), wr.data.eq(written.word)]
+            m.d.sync += length.eq(written.addr + 1)
+            with m.If(written.addr == 0):
+                m.d.sync += first_kind.eq(kind)
+            with m.Else():
+                m.d.comb += [kind_wr.en.eq(1), kind_wr.addr.eq(written.addr - 1),
+                             kind_wr.data.eq(kind)]
+
+        # -- stage F: the word on the read port (at ``f_pc``, of kind ``f_kind``) ---------------
+        f_valid = Signal()
+        f_pc = Signal(p.pc_bits)
+        f_kind = Signal(KIND_BITS)  # a Kind
+        # -- stage R: the raw word, and the faults found with it -------------------------------
+        r_valid = Signal()
+        r_word = Signal(layout.size)
+        r_pc = Signal(p.pc_bits)
+        r_fault = Signal(ErrorCode)  # RAN_OFF_END or LOOP_STACK (ILLEGAL is decoded next)
+
+        # The loop stack, as of the instructions before the word at F.
+        depth = Signal(range(LOOP_DEPTH + 1))
+        # Entry 0 is the innermost open loop: a push shifts the entries down, a pop up, so the
+        # jump back reads fixed registers (no index by depth on the fetch address's path).
+        entries = [{"start": Signal(p.pc_bits, name=f"loop_start{i}"),
+                    "left": Signal(p.imm_bits, name=f"loop_left{i}"),
+                    "kind": Signal(KIND_BITS, name=f"start_kind{i}"),  # the body's first word's Kind
+                    "again": Signal(name=f"again{i}")}  # left > 1
+                   for i in range(LOOP_DEPTH)]
+        innermost = entries[0]
+        # A push writes ``again`` a cycle late, from the loop's word in R (not from the read
+        # port); until then ``pushed`` says to look there.
+        pushed = Signal()  # the innermost loop was pushed at the last edge (its word is in R)
+        again = Signal()
+        m.d.comb += again.eq(Mux(pushed, layout(r_word).payload.loop.count > 1,
+                                 innermost["again"]))
+        m.d.sync += [pushed.eq(0), innermost["again"].eq(again)]
+        back = Signal()  # the word at F is an endl that jumps back
+        m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & again)
+
+        move = Signal()  # every stage takes the one before it
+        m.d.comb += move.eq(~self.idle & (~self.valid | self.advance))
+        with m.If(self.start):
+            m.d.comb += rd.addr.eq(0)
+        with m.Elif(move):
+            m.d.comb += rd.addr.eq(Mux(back, innermost["start"], f_pc + 1))
+        with m.Else():
+            m.d.comb += rd.addr.eq(f_pc)
+        m.d.comb += kind_rd.addr.eq(rd.addr)
+        m.d.sync += f_pc.eq(rd.addr)
+
+        with m.If(self.start):
+            m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), r_valid.eq(0),
+                         self.valid.eq(0), depth.eq(0)]
+        with m.Elif(move):
+            f_payload = layout(rd.data).payload
+            m.d.sync += [
+                f_kind.eq(Mux(back, innermost["kind"], kind_rd.data)),
+                r_valid.eq(f_valid),
+                r_word.eq(rd.data),
+                r_pc.eq(f_pc),
+                r_fault.eq(ErrorCode.NONE),
+            ]
+            with m.If(f_pc >= length):
+                m.d.sync += r_fault.eq(ErrorCode.RAN_OFF_END)
+            with m.Elif(((f_kind == Kind.LOOP) & (depth == LOOP_DEPTH))
+                        | ((f_kind == Kind.ENDL) & (depth == 0))):
+                m.d.sync += r_fault.eq(ErrorCode.LOOP_STACK)
+            with m.If(f_valid & (f_kind == Kind.LOOP)):  # push (past 4: LOOP_STACK, above)
+                for inner, outer in zip(entries, entries[1:], strict=False):
+                    m.d.sync += [outer[k].eq(inner[k]) for k in outer]
+                m.d.sync += [
+                    entries[1]["again"].eq(again),  # (the innermost's may still be in R)
+                    innermost["start"].eq(f_pc + 1),
+                    innermost["left"].eq(f_payload.loop.count),
+                    innermost["kind"].eq(kind_rd.data),
+                    depth.eq(depth + 1),
+                    pushed.eq(1),
+                ]
+            with m.If(f_valid & (f_kind == Kind.ENDL)):
+                with m.If(back):
+                    m.d.sync += [innermost["left"].eq(innermost["left"] - 1),
+                                 innermost["again"].eq(innermost["left"] > 2)]
+                with m.Else():  # pop (with none open: LOOP_STACK, above)
+                    for inner, outer in zip(entries, entries[1:], strict=False):
+                        m.d.sync += [inner[k].eq(outer[k]) for k in inner]
+                    m.d.sync += depth.eq(depth - 1)
+            self._decode(m, r_valid, r_word, r_pc, r_fault)
+        return m
+
+    def _decode(self, m, r_valid, r_word, r_pc, r_fault):
+        """Stage D: the raw word decoded into the outputs."""
+        p = self.params
+        word = instruction_layout(p)(r_word)
+        opcode = r_word[:OPCODE_BITS]
+        payload = word.payload
+        is_op = {op: opcode == op.value for op in Opcode}
+        illegal = self._illegal(m, word, opcode, is_op)
+        m.d.sync += [
+            self.valid.eq(r_valid),
+            self.word.eq(r_word),
+            self.pc.eq(r_pc),
+            self.fault.eq(Mux(illegal & (r_fault != ErrorCode.RAN_OFF_END),
+                              ErrorCode.ILLEGAL, r_fault)),
+            self.load_mask.eq(Cat(*(
+                payload.io.first == 0 if j == 0
+                else (payload.io.first <= j) & (j <= payload.io.last)
+                for j in range(p.tracks)))),
+            self.shift_cycles.eq(payload.shift.count * p.shift_latency),
+            self.shift_count.eq(Mux(payload.shift.count > p.domains, p.domains,
+                                    payload.shift.count)),
+            self.shift_single.eq(payload.shift.count == 1 if p.shift_latency == 1 else 0),
+            self.simple.eq(opcode.matches(*(op.value for op in (
+                Opcode.SEARCH, Opcode.WRITE, Opcode.SETROW, Opcode.TSHIFT, Opcode.LOOP,
+                Opcode.ENDL)))),
+            self.is_shift.eq(is_op[Opcode.SHIFT]),
+            self.is_arith.eq(is_op[Opcode.ARITH]),
+            self.is_load.eq(is_op[Opcode.LOAD]),
+            self.is_emit.eq(is_op[Opcode.READ] | is_op[Opcode.TQUERY]),
+        ]
+        self._key_and_mask(m, payload, is_op)
+
+    def _illegal(self, m, word, opcode, is_op):
+        """The word is not an instruction this machine can run (docs/ISA.md, ILLEGAL)."""
+        p = self.params
+        payload = word.payload
+        arith = payload.arith
+
+        def bad_columns(slots, count):
+            return Cat(*(slots[i].enable & (slots[i].col >= p.columns)
+                         for i in range(count))).any()
+
+        illegal = Signal()
+        # (Only when the field can hold more than D: Verilator flags constant comparisons.)
+        arith_too_wide = (arith.width > p.domains
+                          if (1 << len(arith.width)) - 1 > p.domains else Const(0))
+        m.d.comb += illegal.eq(
+            ~opcode.matches(*(op.value for op in Opcode))
+            | (is_op[Opcode.SEARCH] & bad_columns(payload.search.slots, SEARCH_SLOTS))
+            | (is_op[Opcode.WRITE] & bad_columns(payload.write.slots, WRITE_SLOTS))
+            | (is_op[Opcode.SHIFT] & (payload.shift.count == 0))
+            | (is_op[Opcode.LOOP] & (payload.loop.count == 0))
+            | (is_op[Opcode.TSHIFT] & (payload.shift.count == 0))
+            | (is_op[Opcode.TQUERY] & (payload.query.what == 3))
+            | (is_op[Opcode.LOAD] & ((payload.io.first > payload.io.last)
+                                     | (payload.io.last >= p.tracks)))
+            | (is_op[Opcode.ARITH] & ((arith.mode.as_value() == 3)
+                                      | (arith.dest >= p.tracks) | (arith.src >= p.tracks)
+                                      | (arith.dest == arith.src) | (arith.bits == 0)
+                                      | (arith.bits > arith.width)
+                                      | arith_too_wide)))
+        return illegal
+
+    def _key_and_mask(self, m, payload, is_op):
+        """Register the SEARCH's or WRITE's slots as a key and a mask (and match_void)."""
+        p = self.params
+        key = Signal(p.columns)
+        mask = Signal(p.columns)
+
+        def place(slots, count):
+            for i in range(count):  # in slot order, so a later slot wins
+                with m.If(slots[i].enable):
+                    m.d.comb += [
+                        mask.bit_select(slots[i].col, 1).eq(1),
+                        key.bit_select(slots[i].col, 1).eq(slots[i].value),
+                    ]
+
+        with m.If(is_op[Opcode.SEARCH]):
+            place(payload.search.slots, SEARCH_SLOTS)
+        with m.Else():
+            place(payload.write.slots, WRITE_SLOTS)
+        slots = payload.search.slots
+        void = Cat(*(slots[i].enable & slots[j].enable & (slots[i].col == slots[j].col)
+                     & (slots[i].value != slots[j].value)
+                     for i in range(SEARCH_SLOTS) for j in range(i + 1, SEARCH_SLOTS))).any()
+        m.d.sync += [self.key.eq(key), self.mask.eq(mask), self.match_void.eq(void)]

