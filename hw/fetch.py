@@ -148,7 +148,8 @@ class Fetch(wiring.Component):
         # Like program memory, the length and word 0's kind survive rst: they belong to the
         # loaded program.
         length = Signal(p.pc_bits, init=len(self.program), reset_less=True)
-        first_kind = Signal(KIND_BITS, init=kinds[0] if kinds else Kind.OTHER.value, reset_less=True)
+        first_kind = Signal(KIND_BITS, init=kinds[0] if kinds else Kind.OTHER.value,
+                            reset_less=True)
         written = self.prog.payload
         m.d.comb += self.prog.ready.eq(self.idle & ~self.start)
         with m.If(self.prog.valid & self.prog.ready & (written.addr < p.program_depth)):
@@ -177,7 +178,8 @@ class Fetch(wiring.Component):
         # jump back reads fixed registers (no index by depth on the fetch address's path).
         entries = [{"start": Signal(p.pc_bits, name=f"loop_start{i}"),
                     "left": Signal(p.imm_bits, name=f"loop_left{i}"),
-                    "kind": Signal(KIND_BITS, name=f"start_kind{i}"),  # the body's first word's Kind
+                    # the Kind of the loop body's first word
+                    "kind": Signal(KIND_BITS, name=f"start_kind{i}"),
                     "again": Signal(name=f"again{i}")}  # left > 1
                    for i in range(LOOP_DEPTH)]
         innermost = entries[0]
