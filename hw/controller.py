@@ -23,8 +23,8 @@ from .cam_array import index_bits, rejected
 from .fetch import FILL_CYCLES, Fetch, prog_layout
 from .tags import RESULT_LATENCY
 
-__all__ = ["COUNTER_NAMES", "DRAIN_CYCLES", "FILL_CYCLES", "OUTPUT_QUEUE", "Controller",
-           "host_members", "prog_layout"]
+__all__ = ["COUNTER_NAMES", "DRAIN_CYCLES", "FILL_CYCLES", "OUTPUT_QUEUE", "RUN_OVERHEAD",
+           "Controller", "host_members", "prog_layout"]
 
 COUNTER_NAMES = COUNTERS  # the performance counters, in the order docs/ISA.md lists them
 
@@ -41,6 +41,9 @@ OUTPUT_QUEUE = 8
 # Cycles from the edge that ends a run (HALT or a fault) to done/error on the ports: by then
 # every word the run produced is in the output queue.
 DRAIN_CYCLES = RESULT_AFTER_ISSUE - 1
+# Clock cycles of a run beyond its counted ones (and its stalls): the fetch stages fill after
+# start, and done shows once the last words are queued.
+RUN_OVERHEAD = FILL_CYCLES + DRAIN_CYCLES
 
 
 def host_members(params: MachineParams) -> dict:
@@ -224,18 +227,17 @@ class Controller(wiring.Component):
         insn = fetch.word
         opcode = insn.opcode.as_value()
         payload = insn.payload
-        is_op = {op: opcode == op.value for op in Opcode}
         arith = payload.arith
         m.submodules.arith = seq = ArithSequencer(p)
         m.d.comb += [seq.mode.eq(arith.mode), seq.dest.eq(arith.dest), seq.src.eq(arith.src),
                      seq.bits.eq(arith.bits), seq.width.eq(arith.width)]
-        with m.If(is_op[Opcode.ARITH]):
+        with m.If(fetch.is_arith):
             m.d.comb += [issue.key.eq(seq.key), issue.mask.eq(seq.mask)]
         with m.Else():
             m.d.comb += [issue.key.eq(fetch.key), issue.mask.eq(fetch.mask),
                          issue.match_void.eq(fetch.match_void)]
         m.d.comb += [
-            issue.tag_combine.eq(Mux(is_op[Opcode.ARITH], Combine.SET, payload.search.combine)),
+            issue.tag_combine.eq(Mux(fetch.is_arith, Combine.SET, payload.search.combine)),
             issue.tag_shift_down.eq(payload.shift.down),
             issue.tag_shift_count.eq(payload.shift.count),
         ]
@@ -374,7 +376,7 @@ class Controller(wiring.Component):
                             m.d.comb += [count_cycle.eq(1), emit.eq(1), emit_query.eq(1)]
                             m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
                     with m.Case(Opcode.LOAD, Opcode.READ):
-                        is_load = is_op[Opcode.LOAD]
+                        is_load = fetch.is_load
                         with m.If(rp_bad):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.ROW_RANGE)]
                         with m.Else():
@@ -389,7 +391,7 @@ class Controller(wiring.Component):
 
             with m.If(count_cycle):
                 m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
-            with m.If(count_cycle & is_op[Opcode.HALT]):
+            with m.If(count_cycle & (opcode == Opcode.HALT.value)):
                 end_run(True)
             with m.If(fault):
                 end_run(False, fault_code)

@@ -81,11 +81,7 @@ def barrel_shift(m: Module, bits, groups, offsets):
 
 def popcount(bits):
     """Number of set bits, as a balanced adder tree."""
-    terms = [bits[i] for i in range(len(bits))]
-    while len(terms) > 1:
-        pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
-        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0]
+    return popcount_of(bits[i] for i in range(len(bits)))
 
 
 def popcount_of(counts):

@@ -16,7 +16,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from rtmap.hw.controller import DRAIN_CYCLES, FILL_CYCLES
+from rtmap.hw.controller import RUN_OVERHEAD
 from rtmap.isa import COUNTERS
 from rtmap.params import MachineParams
 
@@ -40,13 +40,13 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
     """One run: start, stream words in and out until done or error.
 
     ``clock_cycles`` counts the clock cycles from the first instruction's to the one that ended
-    the run, measured here (from the simulation time, less the fixed ``FILL_CYCLES`` after
-    start and ``DRAIN_CYCLES`` before done or error shows) rather than read from the design's
-    own counter; with the host never starving the streams it must equal the ``cycles``
-    counter. The words still queued when done shows are read out after it. Python looks at
-    every cycle only while words move: while the program computes, the bench sleeps until a
-    stream or the done/error flags change, so Verilator runs the long stretches of searches,
-    writes and shifts on its own.
+    the run, measured here (from the simulation time, less the fixed ``RUN_OVERHEAD``: the
+    fetch stages fill after start, and done or error shows a few cycles after the end)
+    rather than read from the design's own counter; with the host never starving the streams
+    it must equal the ``cycles`` counter. The words still queued when done shows are read out
+    after it. Python looks at every cycle only while words move: while the program computes,
+    the bench sleeps until a stream or the done/error flags change, so Verilator runs the long
+    stretches of searches, writes and shifts on its own.
     """
     dut.start.value = 1
     await RisingEdge(dut.clk)
@@ -101,7 +101,7 @@ async def execute(dut, stream: list[int], max_cycles: int) -> dict:
         "counters": counters,
         "error": error,
         "left_unread": len(pending),
-        "clock_cycles": clock - FILL_CYCLES - DRAIN_CYCLES,
+        "clock_cycles": clock - RUN_OVERHEAD,
         "starved_cycles": starved,
         # The tag register, peeked for differential tests (not a port; None if not visible).
         "tags": tags,

@@ -19,12 +19,9 @@ from hw_models import (
     run_machine,
 )
 
-from rtmap.hw.controller import DRAIN_CYCLES, FILL_CYCLES
+from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.isa import ErrorCode
 
-# Clock cycles of a run beyond its counted ones: the fetch stages fill after start, and done
-# shows once the last words are queued.
-LATENCY = FILL_CYCLES + DRAIN_CYCLES
 IDLE_INPUTS = {"start": 0, "prog__valid": 0, "prog__payload": 0, "data_in__valid": 0,
                "data_in__payload": 0, "data_out__ready": 0}
 

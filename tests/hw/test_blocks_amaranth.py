@@ -33,16 +33,14 @@ from hw_models import (
 
 from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
-from rtmap.hw.controller import DRAIN_CYCLES, FILL_CYCLES, Controller
+from rtmap.hw.controller import FILL_CYCLES, Controller
+from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.hw.tags import RESULT_LATENCY, TagLogic
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
-# Clock cycles of a run beyond its counted ones: the fetch stages fill after start, and done
-# shows once the last words are queued.
-LATENCY = FILL_CYCLES + DRAIN_CYCLES
 
 # Edge sizes: one row, non-power-of-two rows, one track, one or two domains.
 SIZES = [
