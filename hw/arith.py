@@ -9,7 +9,7 @@ updates, same shifts, same cycle count (minus the loop instructions).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,7 +45,7 @@ class ArithSequencer(wiring.Component):
     step_up, step_back : Out(1)
         Move the port up one domain / down ``width - 1`` domains this cycle.
     last : Out(1)
-        This cycle completes the instruction.
+        This cycle completes the instruction (if it runs: ``last`` does not look at ``run``).
     """
 
     def __init__(self, params: MachineParams):
@@ -109,6 +109,19 @@ class ArithSequencer(wiring.Component):
         carry_bit = Const(1, p.columns) << carry
         is_write = pass_[0]
 
+        # The last cycle, from the state alone (not ``run``, which waits on the controller's
+        # range check: ``last`` holds or moves its whole fetch pipeline). The first cycle is
+        # never the last, so the check has always passed when ``last`` is high.
+        returned = Signal()  # the step back's last cycle
+        # (a step back of one cycle, spelled without the multiply: width 2 at latency 1)
+        one_cycle_back = self.width == 2 if latency == 1 else Const(0)
+        m.d.comb += returned.eq(Mux(wait == 0, one_cycle_back, wait == 1))
+        with m.Switch(stage):
+            with m.Case(Stage.PASS):
+                m.d.comb += self.last.eq(is_write & last_pass & top & (self.width == 1))
+            with m.Case(Stage.RETURN):
+                m.d.comb += self.last.eq(returned)
+
         with m.If(self.run):
             with m.Switch(stage):
                 with m.Case(Stage.CLEAR_TAGS):
@@ -137,7 +150,6 @@ class ArithSequencer(wiring.Component):
                         with m.If(~top):
                             m.d.sync += stage.eq(Stage.STEP)
                         with m.Elif(self.width == 1):
-                            m.d.comb += self.last.eq(1)
                             m.d.sync += stage.eq(Stage.CLEAR_TAGS)
                         with m.Else():
                             m.d.sync += stage.eq(Stage.RETURN)
@@ -157,20 +169,13 @@ class ArithSequencer(wiring.Component):
                                      full.eq(domain + 1 < self.bits),
                                      top.eq(domain + 1 == self.width - 1)]
                 with m.Case(Stage.RETURN):
-                    done = Signal()
                     with m.If(wait == 0):
                         m.d.comb += self.step_back.eq(1)
-                        total = (self.width - 1) * latency
-                        # (total == 1, spelled without the multiply: width 2 at latency 1)
-                        with m.If(self.width == 2 if latency == 1 else Const(0)):
-                            m.d.comb += done.eq(1)
-                        with m.Else():
-                            m.d.sync += wait.eq(total - 1)
+                        with m.If(~returned):
+                            m.d.sync += wait.eq((self.width - 1) * latency - 1)
                     with m.Else():
                         m.d.sync += wait.eq(wait - 1)
-                        m.d.comb += done.eq(wait == 1)
-                    with m.If(done):
-                        m.d.comb += self.last.eq(1)
+                    with m.If(returned):
                         m.d.sync += stage.eq(Stage.CLEAR_TAGS)
         return m
 

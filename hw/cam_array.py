@@ -24,13 +24,23 @@ The RAM's read port is one of two kinds (``storage``), with the same cycle behav
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Elaboratable, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Elaboratable, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..params import FLAGS, MachineParams
-from .fanout import array_group_rows, index_split, replica, row_groups
+from .fanout import (
+    ISSUE_LATENCY,
+    array_group_rows,
+    by_region,
+    group_regions,
+    groups_per_region,
+    index_split,
+    region_copies,
+    replica,
+    row_groups,
+)
 
 __all__ = ["STORAGE_KINDS", "CamArray", "check_storage", "index_bits", "rejected"]
 
@@ -41,6 +51,11 @@ def index_bits(count: int) -> int:
 
 
 STORAGE_KINDS = ("distributed", "block")
+
+# The inputs sampled at issue (copied per region, then per group), and the enables among them.
+ISSUED = ("search_key", "search_mask", "search_void", "write_en", "write_mask", "write_value",
+          "row", "load_en", "load_data", "load_mask", "shift_en", "shift_to")
+ENABLES = ("write_en", "load_en", "shift_en")
 
 
 def check_storage(component, storage) -> str:
@@ -61,10 +76,11 @@ class CamArray(wiring.Component):
     """The rows of the associative processor at the access port, and the racetracks behind it.
 
     Operations are *issued*: the inputs marked so are sampled at a clock edge and carried out
-    in the following cycle (the *execute* cycle), whose results land at the edge ending it.
-    The rows are cut into groups (:mod:`rtmap.hw.fanout`), each with its own registered copy
-    of the issued inputs, its own RAM and its own copy of the port register, so no net drives
-    more than a group's rows.
+    in the cycle that begins ``ISSUE_LATENCY`` edges later (the *execute* cycle), whose
+    results land at the edge ending it; one operation may be issued every cycle. The rows are
+    cut into groups (:mod:`rtmap.hw.fanout`), each with its own registered copy of the issued
+    inputs (fed by its region's copy), its own RAM and its own copy of the port register, so
+    no net drives more than a group's rows.
 
     Parameters
     ----------
@@ -95,7 +111,7 @@ class CamArray(wiring.Component):
         (bit j to track j; flags untouched).
     read_data : Out(T)
         Row ``row``'s T track bits at the port in the execute cycle, ``RESULT_LATENCY``
-        cycles after it (a register stage per group, then one across the groups).
+        cycles after it (a register stage per group, per region, then one across them).
     shift_en : In(1); shift_to : In(index_bits(D)), issued
         Move the port to ``shift_to`` (0..D-1): write the cache back, load the new domain.
         Nothing happens when ``shift_to`` equals the port.
@@ -138,25 +154,42 @@ class CamArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         tracks = self.params.tracks
-        split = index_split(array_group_rows(tracks))
+        group_rows = array_group_rows(tracks)
+        split = index_split(group_rows)
+        spans = row_groups(self.params.rows, group_rows)
+        region_of = group_regions(len(spans), group_rows)
+        # The first level of copies: every issued input, once per region of groups.
+        regional = [dict(zip(ISSUED, copies, strict=True)) for copies in zip(*(
+            region_copies(m, getattr(self, name), name, region_of[-1] + 1,
+                          resettable=name in ENABLES)
+            for name in ISSUED), strict=True)]
         groups = []
-        for g, rows in enumerate(row_groups(self.params.rows, array_group_rows(tracks))):
-            group = _RowGroup(self, g, rows, split)
+        for g, rows in enumerate(spans):
+            group = _RowGroup(self, g, rows, split, regional[region_of[g]])
             m.submodules[f"group{g}"] = group
             groups.append(group)
             m.d.comb += self.match[rows.start:rows.stop].eq(group.match)
         m.d.comb += self.port.eq(groups[0].port)
 
-        # Read-out, stage 2: the group of the row read, chosen a cycle after the groups chose
-        # the row within them (its group number delayed to match).
-        row_group = Signal(max(1, len(self.row) - split), reset_less=True)
-        group_then = Signal.like(row_group)
+        # Read-out, stage 2 (per region: the group) and 3 (the region), each choosing a cycle
+        # after the stage before it, so the row's group number is delayed to match.
+        row_group = self.row[split:] if len(self.row) > split else Const(0, 1)
+        delayed = []
+        for delay in range(ISSUE_LATENCY + 2):
+            later = Signal(len(row_group), name=f"row_group_{delay}", reset_less=True)
+            m.d.sync += later.eq(row_group)
+            delayed.append(later)
+            row_group = later
+        in_region = (groups_per_region(group_rows) - 1).bit_length()
+        region_reads = []
+        for r, members in enumerate(by_region(groups, group_rows)):
+            read = Signal(tracks, name=f"read_r{r}", reset_less=True)
+            which = delayed[-2][:in_region] if in_region else 0
+            m.d.sync += read.eq(Array(group.read for group in members)[which])
+            region_reads.append(read)
         read_data = Signal(tracks, reset_less=True)
-        m.d.sync += [
-            row_group.eq(self.row[split:] if len(self.row) > split else 0),
-            group_then.eq(row_group),
-            read_data.eq(Array(group.read for group in groups)[group_then]),
-        ]
+        region = delayed[-1][in_region:]
+        m.d.sync += read_data.eq(Array(region_reads)[region] if len(region) else region_reads[0])
         m.d.comb += self.read_data.eq(read_data)
         return m
 
@@ -165,8 +198,9 @@ class _RowGroup(Elaboratable):
     """One group of the array's rows: its registered copy of the issued inputs, its cache,
     flags, port and RAM, its match vector and the first read-out stage."""
 
-    def __init__(self, array: CamArray, group: int, rows: range, split: int):
+    def __init__(self, array: CamArray, group: int, rows: range, split: int, regional: dict):
         self.array, self.group, self.rows, self.split = array, group, rows, split
+        self.regional = regional  # the region's copies of the issued inputs
         tracks = array.params.tracks
         self.match = Signal(len(rows), name=f"match_g{group}")
         self.port = Signal(index_bits(array.params.domains), name=f"port_g{group}",
@@ -180,94 +214,86 @@ class _RowGroup(Elaboratable):
         count = len(self.rows)
         port = self.port
 
+        inputs = self.regional
+
         def issued(name, resettable=False):
-            return replica(m, getattr(a, name), name, g, resettable)
+            return replica(m, inputs[name], name, g, resettable)
 
         key, mask, void = issued("search_key"), issued("search_mask"), issued("search_void")
-        write_en = issued("write_en", resettable=True)
-        wmask, wvalue = issued("write_mask"), issued("write_value")
-        load_en = issued("load_en", resettable=True)
-        load_data, load_mask = issued("load_data"), issued("load_mask")
-        shift_en = issued("shift_en", resettable=True)
         shift_to = issued("shift_to")
-        # Whether the issued shift moves the port (from where this cycle leaves it), decided
-        # before it is carried out: that one register enables the RAM write and the cache.
+        # Decoded from the region's copies into the group's, so that what the operation does
+        # to a bit is settled before the cycle that carries it out: whether the port moves
+        # (from where this cycle leaves it: the RAM write and the cache load); for a load or a
+        # write (a shift wins over a load, which wins over a write), the columns it changes,
+        # their new values, and whether the rows it changes are the tagged ones or the load's
+        # (one-hot). The enables reset to nothing, cancelling the operation.
         moves = Signal()
         port_then = Mux(moves, shift_to, port)
-        m.d.comb += moves.eq(replica(m, a.shift_en & (a.shift_to != port_then), "shift_moves",
-                                     g, resettable=True))
-        # The row as (is it in this group, which of its rows), each a register of its own.
-        split = self.split
-        in_group = a.row[split:] == g if len(a.row) > split else Const(1)
-        row_here = replica(m, in_group, "row_here", g)
-        row_in_group = replica(m, a.row[:split], "row_in_group", g)
+        m.d.comb += moves.eq(replica(m, inputs["shift_en"] & (inputs["shift_to"] != port_then),
+                                     "shift_moves", g, resettable=True))
+        split, row = self.split, inputs["row"]
+        loads = inputs["load_en"] & ~inputs["shift_en"]
+        writes = inputs["write_en"] & ~inputs["load_en"] & ~inputs["shift_en"]
+        in_group = row[split:] == g if len(row) > split else Const(1)
+        is_load = replica(m, loads, "is_load", g, resettable=True)
+        load_rows = replica(m, Cat(loads & in_group & (row[:split] == i) for i in range(count)),
+                            "load_rows", g, resettable=True)
+        wmask, wvalue = inputs["write_mask"], inputs["write_value"]
+        change_cols = replica(m, Mux(loads, inputs["load_mask"], Mux(writes, wmask[:tracks], 0)),
+                              "change_cols", g, resettable=True)
+        change_to = replica(m, Mux(loads, inputs["load_data"], wvalue[:tracks]), "change_to", g)
+        flag_cols = replica(m, Mux(writes, wmask[tracks:], 0), "flag_cols", g, resettable=True)
+        flag_to = replica(m, wvalue[tracks:], "flag_to", g)
+        row_in_group = replica(m, row[:split], "row_in_group", g)
 
         # Row r's tracks are bits [r*T, (r+1)*T), its flags bits [r*2, r*2+2). ``cache`` is
         # what the port sees; ``held`` is the register behind it (see ``storage``).
         held = Signal(count * tracks, reset_less=True)
         cache = Signal(count * tracks)
         flags = Signal(count * FLAGS, reset_less=True)
-
-        # Written row by row: whole-group expressions (a key replicated over the rows, a tag
-        # bit spread over T columns) come out of Amaranth as single Verilog lines, too long
-        # for Verilator's preprocessor at large sizes.
-        key_t, key_f = key[:tracks], key[tracks:]
-        mask_t, mask_f = mask[:tracks], mask[tracks:]
-        wmask_t, wmask_f = wmask[:tracks], wmask[tracks:]
-        wval_t, wval_f = wvalue[:tracks], wvalue[tracks:]
-        written_t = Signal(count * tracks)
-        written_f = Signal(count * FLAGS)
-        for i, r in enumerate(self.rows):
-            row_t = cache[i * tracks:(i + 1) * tracks]
-            row_f = flags[i * FLAGS:(i + 1) * FLAGS]
-            tagged = a.write_rows[r]
-            m.d.comb += [
-                self.match[i].eq(~(void | ((row_t ^ key_t) & mask_t).any()
-                                   | ((row_f ^ key_f) & mask_f).any())),
-                written_t[i * tracks:(i + 1) * tracks].eq(
-                    Mux(tagged, (row_t & ~wmask_t) | (wval_t & wmask_t), row_t)),
-                written_f[i * FLAGS:(i + 1) * FLAGS].eq(
-                    Mux(tagged, (row_f & ~wmask_f) | (wval_f & wmask_f), row_f)),
-            ]
-
-        # Read-out, stage 1: the row within the group.
-        m.d.sync += self.read.eq(Array(cache[i * tracks:(i + 1) * tracks]
-                                       for i in range(count))[row_in_group])
-
         block = a.storage == "block" and domains > 1
+        # ``unchanged``: what ``held`` takes in a row no load or write changes.
         if domains > 1:
             mem = Memory(shape=count * tracks, depth=domains, init=[])
             m.submodules.mem = mem
             wr = mem.write_port()
             rd = mem.read_port(domain="sync" if block else "comb")
-            m.d.comb += [wr.addr.eq(port), wr.data.eq(cache), rd.addr.eq(shift_to)]
+            m.d.comb += [wr.addr.eq(port), wr.data.eq(cache), rd.addr.eq(shift_to),
+                         wr.en.eq(moves)]
+            with m.If(moves):
+                m.d.sync += port.eq(shift_to)
         if block:
-            # After a shift the cache is the read port's latched data until a change lands.
+            # After a shift the cache is the read port's latched data for a cycle, then the
+            # register's copy of it.
             from_ram = Signal(reset_less=True)
-            m.d.comb += [cache.eq(Mux(from_ram, rd.data, held)), rd.en.eq(0)]
+            m.d.comb += [cache.eq(Mux(from_ram, rd.data, held)), rd.en.eq(moves)]
+            m.d.sync += from_ram.eq(moves)
+            unchanged = cache
         else:
             m.d.comb += cache.eq(held)
+            unchanged = Mux(moves, rd.data, held) if domains > 1 else held
+        # Row by row: whole-group expressions (a key replicated over the rows, a tag bit spread
+        # over T columns) come out of Amaranth as single Verilog lines, too long for
+        # Verilator's preprocessor at large sizes. The tag (``write_rows``) is the latest
+        # input of a bit's next value: one LUT decides the row, one the bit.
+        key_t, key_f = key[:tracks], key[tracks:]
+        mask_t, mask_f = mask[:tracks], mask[tracks:]
+        for i, r in enumerate(self.rows):
+            row_t = cache[i * tracks:(i + 1) * tracks]
+            row_f = flags[i * FLAGS:(i + 1) * FLAGS]
+            tagged = a.write_rows[r]
+            changed = Mux(is_load, load_rows[i], tagged)  # the row a load or write changes
+            cols_t = change_cols & changed.replicate(tracks)
+            cols_f = flag_cols & tagged.replicate(FLAGS)
+            kept = unchanged[i * tracks:(i + 1) * tracks]
+            m.d.comb += self.match[i].eq(~(void | ((row_t ^ key_t) & mask_t).any()
+                                           | ((row_f ^ key_f) & mask_f).any()))
+            m.d.sync += [
+                held[i * tracks:(i + 1) * tracks].eq((kept & ~cols_t) | (change_to & cols_t)),
+                row_f.eq((row_f & ~cols_f) | (flag_to & cols_f)),
+            ]
 
-        with m.If(moves):
-            if domains > 1:  # with one domain the port cannot move
-                m.d.comb += wr.en.eq(1)
-                m.d.sync += port.eq(shift_to)
-                if block:
-                    m.d.comb += rd.en.eq(1)
-                    m.d.sync += from_ram.eq(1)
-                else:
-                    m.d.sync += held.eq(rd.data)
-        with m.Elif(shift_en):
-            pass  # a shift to where the port is: nothing happens, nor does a load or write
-        with m.Elif(load_en):
-            with m.If(row_here):
-                loaded = cache.word_select(row_in_group, tracks)
-                if block:
-                    m.d.sync += [held.eq(cache), from_ram.eq(0)]
-                m.d.sync += held.word_select(row_in_group, tracks).eq(
-                    (loaded & ~load_mask) | (load_data & load_mask))
-        with m.Elif(write_en):
-            m.d.sync += [held.eq(written_t), flags.eq(written_f)]
-            if block:
-                m.d.sync += from_ram.eq(0)
+        # Read-out, stage 1: the row within the group.
+        m.d.sync += self.read.eq(Array(cache[i * tracks:(i + 1) * tracks]
+                                       for i in range(count))[row_in_group])
         return m

@@ -3,7 +3,8 @@
 Three stages (docs/HW.md "Timing"): :class:`rtmap.hw.fetch.Fetch` holds the decoded instruction
 in a register, the controller *issues* it (one instruction per cycle; a shift takes count x
 latency cycles, an add/sub those of its micro steps), and the array and tags *execute* the
-issued operation in the next cycle from their own registered copies. The controller never
+issued operation a few cycles later (its registers, then the array's and tags' copies of them:
+``RESULT_AFTER_ISSUE`` - ``RESULT_LATENCY`` edges), in issue order. The controller never
 waits on the array: it keeps its own copy of the port, and READ and TQUERY results come back
 through a short pipeline into an output queue, which is what ``data_out`` shows.
 """
@@ -20,6 +21,7 @@ from ..isa import COUNTERS, Combine, ErrorCode, Opcode, Query, instruction_layou
 from ..params import COUNTER_BITS, MachineParams
 from .arith import ArithSequencer
 from .cam_array import index_bits, rejected
+from .fanout import ISSUE_LATENCY
 from .fetch import FILL_CYCLES, Fetch, prog_layout
 from .tags import RESULT_LATENCY
 
@@ -33,8 +35,8 @@ ARRAY_SIDE = ("key", "mask", "match_void", "tag_update", "tag_combine", "tag_cle
               "tag_shift", "tag_shift_down", "tag_shift_count", "write_en", "row", "load_en",
               "load_data", "load_mask", "shift_en", "shift_to")
 # An issued READ or TQUERY's word reaches the output queue this many cycles later: a cycle
-# into the array-side outputs, one into the row groups' copies, then the result pipeline.
-RESULT_AFTER_ISSUE = 2 + RESULT_LATENCY
+# into the array-side outputs, the copies of the array and tags, then the result pipeline.
+RESULT_AFTER_ISSUE = 1 + ISSUE_LATENCY + RESULT_LATENCY
 # Words issued but not yet taken by the host, at most: the queue's depth. Deep enough that an
 # always-ready host never makes a READ wait.
 OUTPUT_QUEUE = 8
@@ -116,7 +118,8 @@ class Controller(wiring.Component):
     Members (array side; :class:`RtmapTop` wires them)
     --------------------------------------------------
     These outputs are registers: what was issued in the previous cycle. The array and tags
-    register them again, per row group, and carry them out in the cycle after that.
+    register them again, per region and then per row group, and carry them out in the cycle
+    after that (``ISSUE_LATENCY`` edges later).
 
     key, mask : Out(T + 2)
         The current SEARCH's or WRITE's slots as a key and a column mask (for WRITE, a later
@@ -199,6 +202,15 @@ class Controller(wiring.Component):
         longest_shift = max(1, (p.domains - 1) * p.shift_latency)
         shift_left = Signal(range(longest_shift + 1))  # cycles still to go, this one included
         counters = {name: Signal(COUNTER_BITS, name=f"count_{name}") for name in COUNTER_NAMES}
+        # What this cycle's issue adds to each counter, and the same registered: a counter
+        # adds it at the next edge, so the 32-bit adders wait on registers only, not on the
+        # checks that decide whether an instruction faults.
+        longest_step = max(1 << p.imm_bits, p.domains)
+        added = {name: Signal(range(longest_step), name=f"add_{name}") for name in COUNTER_NAMES}
+        pending = {name: Signal.like(added[name], name=f"pending_{name}")
+                   for name in COUNTER_NAMES}
+        m.d.sync += [pending[name].eq(added[name]) for name in COUNTER_NAMES]
+        m.d.sync += [counters[name].eq(counters[name] + pending[name]) for name in COUNTER_NAMES]
         busy = Signal()
         m.d.comb += [
             busy.eq(running | (draining != 0)),
@@ -314,10 +326,10 @@ class Controller(wiring.Component):
                         m.d.comb += count_cycle.eq(1)
                     with m.Case(Opcode.SEARCH):
                         m.d.comb += [count_cycle.eq(1), issue.tag_update.eq(1)]
-                        m.d.sync += counters["searches"].eq(counters["searches"] + 1)
+                        m.d.comb += added["searches"].eq(1)
                     with m.Case(Opcode.WRITE):
                         m.d.comb += [count_cycle.eq(1), issue.write_en.eq(1)]
-                        m.d.sync += counters["writes"].eq(counters["writes"] + 1)
+                        m.d.comb += added["writes"].eq(1)
                     with m.Case(Opcode.SHIFT):
                         with m.If(shifting):
                             m.d.comb += count_cycle.eq(1)
@@ -331,8 +343,8 @@ class Controller(wiring.Component):
                             target = Mux(shift.down, port - count, port_high)
                             m.d.comb += [count_cycle.eq(1), issue.shift_en.eq(1),
                                          issue.shift_to.eq(target)]
-                            m.d.sync += [port.eq(target), counters["shifts"].eq(
-                                counters["shifts"] + shift.count)]
+                            m.d.sync += port.eq(target)
+                            m.d.comb += added["shifts"].eq(shift.count)
                             with m.If(~fetch.shift_single):
                                 m.d.sync += [shifting.eq(1),
                                              shift_left.eq(fetch.shift_cycles - 1),
@@ -356,12 +368,11 @@ class Controller(wiring.Component):
                             ]
                             with m.If(seq.step_up | seq.step_back):
                                 m.d.sync += port.eq(target)
-                            m.d.sync += [
-                                counters["searches"].eq(counters["searches"] + seq.search),
-                                counters["writes"].eq(counters["writes"] + seq.write),
-                                counters["shifts"].eq(counters["shifts"]
-                                                      + Mux(seq.step_up, 1, 0)
-                                                      + Mux(seq.step_back, back, 0)),
+                            m.d.comb += [
+                                added["searches"].eq(seq.search),
+                                added["writes"].eq(seq.write),
+                                added["shifts"].eq(Mux(seq.step_up, 1, 0)
+                                                   + Mux(seq.step_back, back, 0)),
                             ]
                     with m.Case(Opcode.SETROW):
                         m.d.comb += count_cycle.eq(1)
@@ -374,7 +385,7 @@ class Controller(wiring.Component):
                     with m.Case(Opcode.TQUERY):
                         with m.If(room):  # otherwise a stall
                             m.d.comb += [count_cycle.eq(1), emit.eq(1), emit_query.eq(1)]
-                            m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
+                            m.d.comb += added["io_words"].eq(1)
                     with m.Case(Opcode.LOAD, Opcode.READ):
                         is_load = fetch.is_load
                         with m.If(rp_bad):
@@ -385,19 +396,19 @@ class Controller(wiring.Component):
                             with m.If(moved):  # otherwise a stall: nothing changes
                                 m.d.comb += [count_cycle.eq(1), issue.load_en.eq(is_load),
                                              emit.eq(~is_load)]
-                                m.d.sync += counters["io_words"].eq(counters["io_words"] + 1)
+                                m.d.comb += added["io_words"].eq(1)
                                 with m.If(payload.io.advance):
                                     m.d.sync += [rp.eq(rp + 1), rp_bad.eq(rp + 1 >= p.rows)]
 
             with m.If(count_cycle):
-                m.d.sync += counters["cycles"].eq(counters["cycles"] + 1)
+                m.d.comb += added["cycles"].eq(1)
             with m.If(count_cycle & (opcode == Opcode.HALT.value)):
                 end_run(True)
             with m.If(fault):
                 end_run(False, fault_code)
 
         with m.Elif(~busy & self.start):
-            # Issued now, carried out in the next cycle (while the fetch stages fill): the port
+            # Issued now, carried out first (while the fetch stages fill): the port
             # returns to domain 0 (the array writes its cache back and loads domain 0) and the
             # tags clear.
             m.d.comb += [issue.tag_clear.eq(1), issue.shift_en.eq(1), issue.shift_to.eq(0)]
@@ -411,5 +422,5 @@ class Controller(wiring.Component):
                 port.eq(0),
                 shifting.eq(0),
             ]
-            m.d.sync += [sig.eq(0) for sig in counters.values()]
+            m.d.sync += [sig.eq(0) for sig in (*counters.values(), *pending.values())]
         return m

@@ -5,8 +5,11 @@ the RAM address would each drive thousands of loads from one register, and on an
 net alone takes most of a 10 ns cycle. Instead the rows are cut into groups (a power of two
 rows each: 16 for the tag logic; for the array as many as hold about ``GROUP_BITS`` bits at
 the port), and each group registers its own copy of every control input (the *replicas*):
-each copy then drives one group's rows only, and the wide fan-out happens a cycle earlier,
-from the controller to the copies, where it is a few dozen loads.
+each copy then drives one group's rows only. The copies are fed through a second level of
+copies, one per *region* of neighbouring groups (``REGION_ROWS`` rows): the controller's
+register drives a copy per region, each region's copy drives its groups' copies, so no net
+both has many loads and crosses the chip. An issued input so takes ``ISSUE_LATENCY`` cycles
+to reach the rows.
 
 Synthesis tools merge registers with the same input unless told not to; replicas carry
 ``keep`` (which Verilog-reading tools honour) and are named ``..._replica<group>`` so that
@@ -18,11 +21,21 @@ from __future__ import annotations
 
 from amaranth.hdl import Shape, Signal
 
-__all__ = ["GROUP_BITS", "REPLICA_TAG", "TAG_GROUP_ROWS", "YOSYS_KEEP_REPLICAS",
-           "array_group_rows", "index_split", "replica", "row_groups"]
+__all__ = ["GROUP_BITS", "ISSUE_LATENCY", "REGION_ROWS", "REPLICA_TAG", "RESULT_LATENCY",
+           "TAG_GROUP_ROWS", "YOSYS_KEEP_REPLICAS", "array_group_rows", "by_region",
+           "group_regions", "groups_per_region", "index_split", "region_copies", "replica",
+           "row_groups"]
 
 GROUP_BITS = 512  # array bits at the port (rows x columns) per group, about
 TAG_GROUP_ROWS = 16
+REGION_ROWS = 64  # rows per region (or one group, if larger): a power of two
+# Clock edges from an issued input to the cycle the rows carry it out: the region's copy, then
+# the group's.
+ISSUE_LATENCY = 2
+# Cycles from the cycle whose rows (or tags) a result describes to the cycle it is on the
+# output: the same tree the other way, a register stage per group, per region, then one
+# across the regions.
+RESULT_LATENCY = 3
 REPLICA_TAG = "_replica"
 
 # Run after reading the design, before synthesis: keep the flip-flops driving replicas.
@@ -45,6 +58,27 @@ def index_split(group_rows: int) -> int:
 def row_groups(rows: int, group_rows: int) -> list[range]:
     """The rows of each group of ``group_rows``, in order; the last group may be short."""
     return [range(first, min(first + group_rows, rows)) for first in range(0, rows, group_rows)]
+
+
+def groups_per_region(group_rows: int) -> int:
+    """Groups of ``group_rows`` (a power of two) per region: a power of two, at least one."""
+    return max(1, REGION_ROWS // group_rows)
+
+
+def group_regions(groups: int, group_rows: int) -> list[int]:
+    """The region of each of ``groups`` consecutive groups of ``group_rows`` rows."""
+    return [g // groups_per_region(group_rows) for g in range(groups)]
+
+
+def by_region(items: list, group_rows: int) -> list[list]:
+    """``items``, one per group, cut into the lists of each region's."""
+    per_region = groups_per_region(group_rows)
+    return [items[i:i + per_region] for i in range(0, len(items), per_region)]
+
+
+def region_copies(m, value, name: str, regions: int, resettable: bool = False) -> list:
+    """A :func:`replica` of ``value`` per region, to feed that region's groups' replicas."""
+    return [replica(m, value, f"{name}_region", r, resettable) for r in range(regions)]
 
 
 def replica(m, value, name: str, group: int, resettable: bool = False) -> Signal:

@@ -8,15 +8,19 @@ from amaranth.lib.wiring import In, Out
 
 from ..isa import Combine
 from .cam_array import index_bits, rejected
-from .fanout import TAG_GROUP_ROWS, index_split, replica, row_groups
+from .fanout import (
+    RESULT_LATENCY,
+    TAG_GROUP_ROWS,
+    by_region,
+    group_regions,
+    index_split,
+    region_copies,
+    replica,
+    row_groups,
+)
 
 __all__ = ["RESULT_LATENCY", "TagLogic", "barrel_shift", "popcount", "popcount_of",
            "priority_encoder", "shift_offset"]
-
-# Cycles from the cycle whose tags (or array row) a result describes to the cycle it is on
-# the output: a register stage per row group, then one across the groups.
-RESULT_LATENCY = 2
-
 
 def priority_encoder(bits) -> tuple:
     """``(valid, index)`` of the lowest set bit of ``bits``, as a balanced tree of muxes.
@@ -97,8 +101,9 @@ class TagLogic(wiring.Component):
     """The tag register and what the controller and host read off it.
 
     Operations are *issued*: the controls below are sampled at a clock edge and carried out
-    in the following cycle (the *execute* cycle), each row group working from its own
-    registered copy of them (:mod:`rtmap.hw.fanout`); the tags change at the edge ending it.
+    in the cycle that begins ``ISSUE_LATENCY`` edges later (the *execute* cycle), each row
+    group working from its own registered copy of them, fed by its region's copy
+    (:mod:`rtmap.hw.fanout`); the tags change at the edge ending it.
 
     Parameters
     ----------
@@ -125,8 +130,8 @@ class TagLogic(wiring.Component):
     any_match, first_valid : Out(1); first_match : Out(index_bits(R)); count : Out(bits of R)
         Some tag is set; the index of the lowest set tag (0 when none is); the number of set
         tags. Each describes the tags of the cycle ``RESULT_LATENCY`` cycles earlier: the
-        reductions over all rows are pipelined, a register stage per row group, then one
-        across the groups.
+        reductions over all rows are pipelined, a register stage per row group, per region of
+        groups, then one across the regions.
     """
 
     def __init__(self, rows: int, count_width: int = 8):
@@ -154,61 +159,55 @@ class TagLogic(wiring.Component):
         m.d.comb += self.tags.eq(tags)
         groups = row_groups(self.rows, TAG_GROUP_ROWS)
 
-        # Each group's copy of the issued controls; the shifter's stage bits for a row use the
-        # copy of that row's group.
+        # What the issued operation makes of a tag t, decoded before the copies: on a match,
+        # 1 if ``set_on_match``, else t if ``tag_on_match``; on a miss, t if ``tag_on_miss``;
+        # either way ORed with the shifted tag if ``take_shifted``. So each row's next tag is
+        # a 2-way choice by its match, whose inputs are ready before the match is: the match
+        # (the array's deepest logic) is the last thing a tag waits for. All zero clears; the
+        # copies reset to that, as the tags do.
+        update, shift = ~self.clear & self.update, ~self.clear & ~self.update & self.shift
+        hold = ~self.clear & ~self.update & ~self.shift
+        combine = self.combine
         offset = Signal((2 * self.rows).bit_length())
         m.d.comb += offset.eq(shift_offset(self.shift_count, self.shift_down, self.rows))
-        issued = [{name: replica(m, value, f"tag_{name}", g,
-                                 resettable=name in ("update", "clear", "shift"))
-                   for name, value in (("update", self.update), ("combine", self.combine),
-                                       ("clear", self.clear), ("shift", self.shift),
-                                       ("offset", offset))}
+        controls = {
+            "set_on_match": update & ((combine == Combine.SET) | (combine == Combine.OR)),
+            "tag_on_match": hold | update & (combine == Combine.AND),
+            "tag_on_miss": hold | update & ((combine == Combine.OR) | (combine == Combine.ANDN)),
+            "take_shifted": shift,
+            "offset": offset,
+        }
+        # Each group's copy of them, through its region's; the shifter's stage bits for a row
+        # use the copy of that row's group.
+        region_of = group_regions(len(groups), TAG_GROUP_ROWS)
+        regional = {name: region_copies(m, value, f"tag_{name}", region_of[-1] + 1,
+                                        resettable=name != "offset")
+                    for name, value in controls.items()}
+        issued = [{name: replica(m, copies[region_of[g]], f"tag_{name}", g,
+                                 resettable=name != "offset")
+                   for name, copies in regional.items()}
                   for g in range(len(groups))]
         shifted = barrel_shift(m, tags, groups, [c["offset"] for c in issued])
 
         for g, rows in enumerate(groups):
             c = issued[g]
-            part = slice(rows.start, rows.stop)
-            mine, match = tags[part], self.match[part]
-            with m.If(c["clear"]):
-                m.d.sync += mine.eq(0)
-            with m.Elif(c["update"]):
-                with m.Switch(c["combine"]):
-                    with m.Case(Combine.SET):
-                        m.d.sync += mine.eq(match)
-                    with m.Case(Combine.AND):
-                        m.d.sync += mine.eq(mine & match)
-                    with m.Case(Combine.OR):
-                        m.d.sync += mine.eq(mine | match)
-                    with m.Case(Combine.ANDN):
-                        m.d.sync += mine.eq(mine & ~match)
-            with m.Elif(c["shift"]):
-                m.d.sync += mine.eq(shifted[part])
+            for r in rows:
+                tag, from_shift = tags[r], shifted[r] & c["take_shifted"]
+                if_match = c["set_on_match"] | (tag & c["tag_on_match"]) | from_shift
+                if_miss = (tag & c["tag_on_miss"]) | from_shift
+                m.d.sync += tag.eq(Mux(self.match[r], if_match, if_miss))
 
         # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
-        group_count, group_any, group_first = [], [], []
+        stage = []
         for g, rows in enumerate(groups):
-            mine = tags[rows.start:rows.stop]
-            count = Signal(len(rows).bit_length(), name=f"count_g{g}", reset_less=True)
-            first = Signal(index_split(TAG_GROUP_ROWS), name=f"first_g{g}", reset_less=True)
-            valid, index = priority_encoder(mine)
-            m.d.sync += [count.eq(popcount(mine)), first.eq(index)]
-            group_count.append(count)
-            group_first.append(first)
-            group_any.append(valid)
-        any_g = Signal(len(groups), reset_less=True)
-        m.d.sync += any_g.eq(Cat(*group_any))
-
-        # Stage 2, across the groups.
-        count = Signal(self.rows.bit_length(), reset_less=True)
-        first = Signal(index_bits(self.rows), reset_less=True)
-        any_ = Signal(reset_less=True)
-        valid, group = priority_encoder(any_g)
-        m.d.sync += [
-            count.eq(popcount_of(group_count)),
-            first.eq(Cat(Array(group_first)[group], group)[:len(first)]),
-            any_.eq(valid),
-        ]
+            valid, index = priority_encoder(tags[rows.start:rows.stop])
+            stage.append(self._reduced(m, f"g{g}", len(rows).bit_length(),
+                                       index_split(TAG_GROUP_ROWS),
+                                       popcount(tags[rows.start:rows.stop]), valid, index))
+        # Stage 2, per region of groups; stage 3, across the regions.
+        stage = [self._combined(m, f"r{r}", members)
+                 for r, members in enumerate(by_region(stage, TAG_GROUP_ROWS))]
+        count, any_, first = self._combined(m, "all", stage)
         m.d.comb += [
             self.any_match.eq(any_),
             self.first_valid.eq(any_),
@@ -216,3 +215,25 @@ class TagLogic(wiring.Component):
             self.count.eq(count),
         ]
         return m
+
+    @staticmethod
+    def _reduced(m, name: str, count_width: int, index_width: int, count, valid, index):
+        """Registers holding a stage's (count, any, first) of its rows."""
+        registers = (Signal(count_width, name=f"count_{name}", reset_less=True),
+                     Signal(name=f"any_{name}", reset_less=True),
+                     Signal(index_width, name=f"first_{name}", reset_less=True))
+        m.d.sync += [registers[0].eq(count), registers[1].eq(valid), registers[2].eq(index)]
+        return registers
+
+    def _combined(self, m, name: str, parts: list) -> tuple:
+        """The next stage's registers from ``parts``, the (count, any, first) of consecutive
+        spans of rows, each span a power of two rows (but the last) with first as wide as
+        its span's row numbers: the sum, any, and the lowest span's first behind its number."""
+        valid, which = priority_encoder(Cat(*(any_ for _, any_, _ in parts)))
+        inner = len(parts[0][2])
+        width = min(index_bits(self.rows), inner + (len(parts) - 1).bit_length())
+        first = Cat(Array(first for _, _, first in parts)[which], which) \
+            if len(parts) > 1 else parts[0][2]
+        most = sum((1 << len(count)) - 1 for count, _, _ in parts)
+        return self._reduced(m, name, min(most.bit_length(), self.rows.bit_length()), width,
+                             popcount_of(count for count, _, _ in parts), valid, first[:width])

@@ -1,6 +1,6 @@
 """cocotb bench for TagLogic (module ``rtmap_tags``) against hw_models.TagModel: one random
-operation issued a cycle; in its execute cycle the tags are checked, and RESULT_LATENCY cycles
-later what was read off them."""
+operation issued a cycle; in its execute cycle, ISSUE_LATENCY edges later, the tags are checked,
+and RESULT_LATENCY cycles later what was read off them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb_common import bench_params, bench_rng, clock_and_reset
 from hw_models import TagModel, from_bits
 
+from rtmap.hw.fanout import ISSUE_LATENCY
 from rtmap.hw.tags import RESULT_LATENCY
 from rtmap.isa import Combine
 
@@ -22,30 +23,30 @@ async def random_updates(dut):
     await clock_and_reset(dut, {"match": 0, "update": 0, "combine": 0, "clear": 0,
                                 "shift": 0, "shift_down": 0, "shift_count": 0})
     model = TagModel(rows)
+    in_flight = deque()  # issued operations not yet executing, oldest first
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
-    executing = None  # the operation issued at the last edge
-    for step in range(301):
+    for step in range(300 + ISSUE_LATENCY + RESULT_LATENCY):
         await FallingEdge(dut.clk)
-        issued = None
-        if step < 300:
-            density = float(rng.choice([0.05, 0.5, 0.95]))
-            issued = {
-                "match": rng.random(rows) < density,  # for its execute cycle
-                "combine": Combine(int(rng.integers(0, 4))),
-                "update": bool(rng.random() < 0.5), "clear": bool(rng.random() < 0.08),
-                "shift": bool(rng.random() < 0.4), "down": int(rng.integers(0, 2)),
-                "count": int(rng.integers(0, min(2 * rows + 2, 256))),  # past the last row too
-            }
-        op = issued or {"combine": Combine.SET, "update": False, "clear": False,
-                        "shift": False, "down": 0, "count": 0}
+        density = float(rng.choice([0.05, 0.5, 0.95]))
+        op = {
+            "where": f"seed {seed} step {step}",
+            "match": rng.random(rows) < density,  # for its execute cycle
+            "combine": Combine(int(rng.integers(0, 4))),
+            "update": bool(rng.random() < 0.5), "clear": bool(rng.random() < 0.08),
+            "shift": bool(rng.random() < 0.4), "down": int(rng.integers(0, 2)),
+            "count": int(rng.integers(0, min(2 * rows + 2, 256))),  # past the last row too
+        }
+        if step >= 300:  # the last issued ones come out
+            op.update(update=False, clear=False, shift=False)
         dut.shift.value, dut.shift_down.value = int(op["shift"]), op["down"]
         dut.shift_count.value, dut.combine.value = op["count"], op["combine"].value
         dut.update.value, dut.clear.value = int(op["update"]), int(op["clear"])
-        if executing:
-            op = executing
+        in_flight.append(op)
+        if len(in_flight) > ISSUE_LATENCY:  # the one issued ISSUE_LATENCY edges ago executes
+            op = in_flight.popleft()
             dut.match.value = from_bits(op["match"])
             await ReadOnly()
-            where = f"seed {seed} step {step - 1}"
+            where = op["where"]
             tags = model.tags
             assert int(dut.tags.value) == from_bits(tags), where
             seen.append((int(tags.any()), model.first(), int(tags.sum())))
@@ -62,5 +63,4 @@ async def random_updates(dut):
                 model.update(op["combine"], op["match"])
             elif op["shift"] and op["count"]:
                 model.shift(op["count"], bool(op["down"]))
-        executing = issued
         await RisingEdge(dut.clk)

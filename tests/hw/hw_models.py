@@ -37,6 +37,11 @@ def to_bits(value: int, width: int) -> np.ndarray:
     return np.array([(int(value) >> i) & 1 for i in range(width)], dtype=np.uint8)
 
 
+def random_word(rng: np.random.Generator, width: int) -> int:
+    """``width`` random bits (any width: numpy's integers stop at 64 bits)."""
+    return from_bits(rng.integers(0, 2, width))
+
+
 def from_bits(bits) -> int:
     return sum(int(b) << i for i, b in enumerate(bits))
 
@@ -80,6 +85,23 @@ class ArrayModel:
     def shift_to(self, port: int) -> None:
         assert 0 <= port < self.domains
         self.port = port
+
+
+# The array's issued inputs (and write_rows) at rest, by name.
+ARRAY_IDLE = {"search_key": 0, "search_mask": 0, "search_void": 0, "row": 0, "write_en": 0,
+              "write_mask": 0, "write_value": 0, "write_rows": 0, "load_en": 0, "load_data": 0,
+              "load_mask": 0, "shift_en": 0, "shift_to": 0}
+
+
+def apply_array_op(model: ArrayModel, op: dict) -> None:
+    """Apply one executed array operation to the model (shift wins over load over write)."""
+    if op["shift_en"]:
+        model.shift_to(op["shift_to"])
+    elif op["load_en"]:
+        model.load(op["row"], op["load_data"], op["load_mask"])
+    elif op["write_en"]:
+        model.write([(op["write_rows"] >> r) & 1 for r in range(model.rows)], op["write_mask"],
+                    op["write_value"])
 
 
 class TagModel:

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 from hw_models import (
+    ARRAY_IDLE,
     COUNTERS,
     ArrayModel,
     TagModel,
     add_sub_counters,
     add_sub_program,
+    apply_array_op,
     arith_cycles,
     enc,
     error_cases,
@@ -27,6 +29,7 @@ from hw_models import (
     op,
     random_arith,
     random_program,
+    random_word,
     run_machine,
     search,
 )
@@ -35,6 +38,7 @@ from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
 from rtmap.hw.controller import FILL_CYCLES, Controller
 from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
+from rtmap.hw.fanout import ISSUE_LATENCY
 from rtmap.hw.tags import RESULT_LATENCY, TagLogic
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
@@ -72,72 +76,64 @@ def simulate(dut, bench, name: str) -> None:
 # -- CamArray ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("storage", STORAGE_KINDS)
-@pytest.mark.parametrize("params", SIZES + [MachineParams(rows=37, tracks=2, domains=3)],
-                         ids=size_id)
+@pytest.mark.parametrize("params", SIZES + [MachineParams(rows=37, tracks=2, domains=3),
+                                             MachineParams(rows=150, tracks=30, domains=3)],
+                         ids=size_id)  # the last: 10 groups of 16 rows in 3 regions
 def test_cam_array_random(params, storage):
     """Random operations, issued one a cycle (now and then several at once, to pin down the
-    precedence); in each execute cycle the match vector and port are checked, and the row
-    read RESULT_LATENCY cycles later."""
+    precedence); in each execute cycle (ISSUE_LATENCY edges after the issue) the match vector
+    and port are checked, and the row read RESULT_LATENCY cycles later."""
     seed = params.rows * 1000 + params.tracks * 10 + params.domains
     rng = np.random.default_rng(seed)
     R, T, D = params.rows, params.tracks, params.domains
     W = T + 2
     dut = CamArray(params, storage)
     model = ArrayModel(R, T, D)
+    in_flight = deque()  # issued operations not yet executing, oldest first
     reads = deque()  # the row each execute cycle read, oldest first
 
-    async def execute(ctx, where, row, key=0, mask=0, void=False, wrows=0):
-        """Clock in what is issued; check the execute cycle that follows."""
+    async def issue(ctx, where, **inputs):
+        """Issue an operation (unnamed inputs 0) and clock it in; check the operation whose
+        execute cycle follows, and apply it to the model."""
+        op = {**ARRAY_IDLE, **inputs, "where": where}
+        for name, value in op.items():
+            if name not in ("write_rows", "where"):
+                ctx.set(getattr(dut, name), value)
         await ctx.tick()
-        ctx.set(dut.write_rows, wrows)
-        assert ctx.get(dut.port) == model.port, where
-        expected = 0 if void else from_bits(model.match(key, mask))
-        assert ctx.get(dut.match) == expected, where
-        reads.append(model.read(row))
+        in_flight.append(op)
+        if len(in_flight) < ISSUE_LATENCY:
+            return
+        op = in_flight.popleft()
+        ctx.set(dut.write_rows, op["write_rows"])
+        assert ctx.get(dut.port) == model.port, op["where"]
+        expected = 0 if op["search_void"] else from_bits(
+            model.match(op["search_key"], op["search_mask"]))
+        assert ctx.get(dut.match) == expected, op["where"]
+        reads.append(model.read(op["row"]))
         if len(reads) > RESULT_LATENCY:
-            assert ctx.get(dut.read_data) == reads.popleft(), where
+            assert ctx.get(dut.read_data) == reads.popleft(), op["where"]
+        apply_array_op(model, op)
 
     async def bench(ctx):
         for step in range(400):
-            key, mask = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
-            if rng.random() < 0.2:
-                mask = 0
-            void = bool(rng.random() < 0.1)
-            row = int(rng.integers(0, R))
-            ops = {name: rng.random() < 0.3 for name in ("shift", "load", "write")}
-            wrows = int(rng.integers(0, 1 << R))
-            wmask, wvalue = int(rng.integers(0, 1 << W)), int(rng.integers(0, 1 << W))
-            data, to = int(rng.integers(0, 1 << T)), int(rng.integers(0, D))
-            load_mask = int(rng.integers(0, 1 << T))
-            for name, value in (("search_key", key), ("search_mask", mask),
-                                ("search_void", void), ("row", row),
-                                ("write_en", ops["write"]), ("write_mask", wmask),
-                                ("write_value", wvalue), ("load_en", ops["load"]),
-                                ("load_data", data), ("load_mask", load_mask),
-                                ("shift_en", ops["shift"]), ("shift_to", to)):
-                ctx.set(getattr(dut, name), value)
-            await execute(ctx, f"seed {seed} step {step}", row, key, mask, void, wrows)
-            if ops["shift"]:
-                model.shift_to(to)
-            elif ops["load"]:
-                model.load(row, data, load_mask)
-            elif ops["write"]:
-                model.write([(wrows >> r) & 1 for r in range(R)], wmask, wvalue)
+            mask = 0 if rng.random() < 0.2 else int(rng.integers(0, 1 << W))
+            await issue(
+                ctx, f"seed {seed} step {step}",
+                search_key=int(rng.integers(0, 1 << W)), search_mask=mask,
+                search_void=int(rng.random() < 0.1), row=int(rng.integers(0, R)),
+                write_en=int(rng.random() < 0.3), write_rows=random_word(rng, R),
+                write_mask=int(rng.integers(0, 1 << W)),
+                write_value=int(rng.integers(0, 1 << W)),
+                load_en=int(rng.random() < 0.3), load_data=int(rng.integers(0, 1 << T)),
+                load_mask=int(rng.integers(0, 1 << T)),
+                shift_en=int(rng.random() < 0.3), shift_to=int(rng.integers(0, D)))
         # Read every domain back through the ports.
-        for name in ("write_en", "load_en", "search_key", "search_mask", "search_void"):
-            ctx.set(getattr(dut, name), 0)
         for d in range(D):
-            ctx.set(dut.shift_en, 1)
-            ctx.set(dut.shift_to, d)
-            ctx.set(dut.row, 0)
-            await execute(ctx, f"seed {seed} shift to {d}", 0)
-            model.shift_to(d)
-            ctx.set(dut.shift_en, 0)
+            await issue(ctx, f"seed {seed} shift to {d}", shift_en=1, shift_to=d)
             for r in range(R):
-                ctx.set(dut.row, r)
-                await execute(ctx, f"seed {seed} domain {d} row {r}", r)
-        for _ in range(RESULT_LATENCY):
-            await execute(ctx, f"seed {seed} last reads", 0)
+                await issue(ctx, f"seed {seed} domain {d} row {r}", row=r)
+        for _ in range(ISSUE_LATENCY - 1 + RESULT_LATENCY):
+            await issue(ctx, f"seed {seed} last reads")
 
     simulate(dut, bench, f"cam_array_{size_id(params)}_{storage}")
 
@@ -151,33 +147,42 @@ def test_cam_array_rejects_bad_params():
 
 # -- TagLogic ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rows", [1, 2, 5, 8, 13, 16, 17, 40])
+@pytest.mark.parametrize("rows", [1, 2, 5, 8, 13, 16, 17, 40, 150])
 def test_tag_logic_random(rows):
-    """Random updates, clears and shifts, issued one a cycle; in each execute cycle the tags
-    are checked, and RESULT_LATENCY cycles later what was read off them."""
+    """Random updates, clears and shifts, issued one a cycle; in each execute cycle
+    (ISSUE_LATENCY edges after the issue) the tags are checked, and RESULT_LATENCY cycles
+    later what was read off them."""
     rng = np.random.default_rng(rows)
     dut = TagLogic(rows)
     model = TagModel(rows)
+    in_flight = deque()  # issued operations not yet executing, oldest first
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
 
     async def bench(ctx):
-        for step in range(300):
-            where = f"seed {rows} step {step}"
+        for step in range(300 + ISSUE_LATENCY - 1 + RESULT_LATENCY):
             # Sparse matches too, so that the priority encoder sees its high indices alone.
             density = rng.choice([0.05, 0.5, 0.95])
-            match = rng.random(rows) < density
-            combine = Combine(int(rng.integers(0, 4)))
-            update, clear = rng.random() < 0.5, rng.random() < 0.08
-            shift, down = rng.random() < 0.4, bool(rng.integers(0, 2))
-            count = int(rng.integers(0, min(2 * rows + 2, 256)))  # strides past the last row
-            ctx.set(dut.combine, combine)
-            ctx.set(dut.update, update)
-            ctx.set(dut.clear, clear)
-            ctx.set(dut.shift, shift)
-            ctx.set(dut.shift_down, down)
-            ctx.set(dut.shift_count, count)
+            op = {"where": f"seed {rows} step {step}", "match": rng.random(rows) < density,
+                  "combine": Combine(int(rng.integers(0, 4))),
+                  "update": rng.random() < 0.5, "clear": rng.random() < 0.08,
+                  "shift": rng.random() < 0.4, "down": bool(rng.integers(0, 2)),
+                  # strides past the last row too
+                  "count": int(rng.integers(0, min(2 * rows + 2, 256)))}
+            if step >= 300:  # the last issued ones come out
+                op.update(update=False, clear=False, shift=False)
+            ctx.set(dut.combine, op["combine"])
+            ctx.set(dut.update, op["update"])
+            ctx.set(dut.clear, op["clear"])
+            ctx.set(dut.shift, op["shift"])
+            ctx.set(dut.shift_down, op["down"])
+            ctx.set(dut.shift_count, op["count"])
             await ctx.tick()
-            ctx.set(dut.match, from_bits(match))  # the execute cycle's
+            in_flight.append(op)
+            if len(in_flight) < ISSUE_LATENCY:
+                continue
+            op = in_flight.popleft()
+            where = op["where"]
+            ctx.set(dut.match, from_bits(op["match"]))  # the execute cycle's
             tags = model.tags
             assert ctx.get(dut.tags) == from_bits(tags), where
             seen.append((int(tags.any()), model.first(), int(tags.sum())))
@@ -188,12 +193,12 @@ def test_tag_logic_random(rows):
                 if valid:
                     assert ctx.get(dut.first_match) == first, where
                 assert ctx.get(dut.count) == total, where
-            if clear:
+            if op["clear"]:
                 model.clear()
-            elif update:
-                model.update(combine, match)
-            elif shift and count:
-                model.shift(count, down)
+            elif op["update"]:
+                model.update(op["combine"], op["match"])
+            elif op["shift"] and op["count"]:
+                model.shift(op["count"], op["down"])
 
     simulate(dut, bench, f"tags_{rows}")
 

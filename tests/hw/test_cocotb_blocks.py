@@ -25,19 +25,20 @@ from rtmap.toolchain import icarus_available
 
 HERE = Path(__file__).resolve().parent
 
-# Two sizes per block: a small odd one (of more than one row group where rows matter), and an
+# Two sizes per block: a small odd one (of more than one region of row groups where rows
+# matter: array groups of 16 rows at 30 tracks, tag groups of 16, regions of 64), and an
 # edge one (one row, one or two tracks, two
 # domains, a program memory that is not a power of two deep). The array and the whole
 # processor run a third time with the array in block RAM (a synchronous read port, as iCE40
 # builds use it): "block_ram".
 SIZES = {
     "cam_array": {
-        "small": MachineParams(rows=37, tracks=3, domains=7, program_depth=16),
+        "small": MachineParams(rows=70, tracks=30, domains=7, program_depth=16),
         "edge": MachineParams(rows=1, tracks=1, domains=2, program_depth=16),
         "block_ram": MachineParams(rows=20, tracks=3, domains=7, program_depth=16),
     },
     "tags": {
-        "small": MachineParams(rows=45, tracks=1, domains=1, program_depth=16),
+        "small": MachineParams(rows=150, tracks=1, domains=1, program_depth=16),
         "edge": MachineParams(rows=1, tracks=1, domains=1, program_depth=16),
     },
     "arith": {

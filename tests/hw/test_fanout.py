@@ -1,5 +1,5 @@
 """Row groups and their replicated control registers (hw/fanout.py): the grouping arithmetic,
-and that Yosys keeps every group's copy as a flip-flop of its own once
+and that Yosys keeps every region's and every group's copy as a flip-flop of its own once
 YOSYS_KEEP_REPLICAS has run (without it, Yosys merges them: the copies hold the same value)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rtmap.hw.cam_array import CamArray, index_bits
 from rtmap.hw.fanout import (
     YOSYS_KEEP_REPLICAS,
     array_group_rows,
+    group_regions,
     index_split,
     row_groups,
 )
@@ -36,6 +37,13 @@ def test_row_groups_cover_the_rows_in_order():
     assert [index_split(n) for n in (1, 2, 16, 64)] == [0, 1, 4, 6]
 
 
+def test_regions_hold_64_rows_of_neighbouring_groups():
+    assert group_regions(10, 16) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    assert group_regions(5, 8) == [0] * 5
+    assert group_regions(3, 64) == [0, 1, 2]
+    assert group_regions(3, 128) == [0, 1, 2]  # a group larger than a region is one
+
+
 def flip_flops(params: MachineParams, script: str, tmp_path: Path) -> int:
     (tmp_path / "array.il").write_text(rtlil.convert(CamArray(params), name="array"))
     subprocess.run([str(YOSYS), "-q", "-p", f"read_rtlil array.il; {script}; "
@@ -48,15 +56,20 @@ def flip_flops(params: MachineParams, script: str, tmp_path: Path) -> int:
 def test_yosys_keeps_every_groups_copy(tmp_path):
     params = MachineParams(rows=140, tracks=4, domains=2)  # 6 columns: groups of 64 rows
     groups = len(row_groups(params.rows, array_group_rows(params.tracks)))
-    assert groups == 3
+    assert groups == 3  # and so 3 regions, one group each
     W, T, port = params.columns, params.tracks, index_bits(params.domains)
-    # What Yosys would otherwise merge, per group: the copies of key, mask, void, write
-    # enable/mask/value, load enable/data/mask, shift enable/target, whether the shift moves,
-    # the row within the group, and so the port register they feed. (Whether the row is in the
-    # group differs from group to group: never merged.) Yosys may simplify a few of the
-    # one-bit ones either way; the wide copies must all be there.
-    wide = 2 * W + 2 * W + 2 * T
-    copies = wide + 1 + 1 + 1 + 1 + port + 1 + index_split(array_group_rows(T)) + port
+    # What Yosys would otherwise merge. Per region: the copies of key, mask, write mask and
+    # value, load data and mask (the wide ones), void, the three enables, the shift target
+    # and the row. Per group: key, mask, the columns a load or write changes and their new
+    # values, the flag columns and values (the wide ones), void, whether the shift moves, is
+    # it a load, the shift target, the row within the group, and so the port register they
+    # feed. (Which rows of a group a load changes differs from group to group: never
+    # merged.) Yosys may simplify a few of the narrow ones either way; the wide copies must
+    # all be there.
+    region_wide, group_wide = 4 * W + 2 * T, 4 * W
+    region_all = region_wide + 1 + 3 + port + index_bits(params.rows)
+    group_all = group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
     kept = flip_flops(params, YOSYS_KEEP_REPLICAS, tmp_path)
     merged = flip_flops(params, "", tmp_path)
-    assert (groups - 1) * wide <= kept - merged <= (groups - 1) * copies
+    assert ((groups - 1) * (region_wide + group_wide) <= kept - merged
+            <= (groups - 1) * (region_all + group_all))
