@@ -19,8 +19,8 @@ from .fanout import (
     row_groups,
 )
 
-__all__ = ["RESULT_LATENCY", "TagLogic", "barrel_shift", "popcount", "popcount_of",
-           "priority_encoder", "shift_offset"]
+__all__ = ["RESULT_LATENCY", "SHIFT_DIGIT_BITS", "TagLogic", "barrel_shift", "popcount",
+           "popcount_of", "priority_encoder", "shift_digits", "shift_offset"]
 
 def priority_encoder(bits) -> tuple:
     """``(valid, index)`` of the lowest set bit of ``bits``, as a balanced tree of muxes.
@@ -52,33 +52,42 @@ def shift_offset(count, down, rows: int):
     return Mux(down, rows + clamped, rows - clamped)
 
 
-def barrel_shift(m: Module, bits, groups, offsets):
-    """``bits`` shifted by an offset from :func:`shift_offset`: bit r of the result is bit
+SHIFT_DIGIT_BITS = 3  # offset bits each stage of the tag shifter decides
+
+
+def shift_digits(offset_width: int) -> list[slice]:
+    """The offset's bits that each stage of :func:`barrel_shift` decides, lowest first."""
+    return [slice(low, min(low + SHIFT_DIGIT_BITS, offset_width))
+            for low in range(0, offset_width, SHIFT_DIGIT_BITS)]
+
+
+def barrel_shift(m: Module, bits, groups, selects):
+    """``bits`` shifted by an offset s from :func:`shift_offset`: bit r of the result is bit
     r + s of ``z`` = R zeros, ``bits``, zeros (so s = R - n shifts up by n, R + n down).
 
-    One direction only, so no stage chooses a direction: a stage per base-4 digit of s, the
-    highest first, each a 4-way choice (one FPGA slice a bit), each only as wide as the
-    shifts still to come need. Row group ``g`` (``groups[g]``, a range of bit indices) takes
-    its digits from ``offsets[g]``, copies of one offset; bits past the rows use the last
-    group's. Each stage is a signal of its own: as one expression, every stage would use the
-    previous one several times over."""
+    One direction only, so no stage chooses a direction: a stage per base-8 digit of s (the
+    bits :func:`shift_digits` gives), the highest first, each an 8-way choice, each only as
+    wide as the shifts still to come need. Row group ``g`` (``groups[g]``, a range of bit
+    indices) takes the digits from ``selects[g]`` (lowest first), copies of those of one
+    offset; bits past the rows use the last group's. Each stage is a signal of its own: as
+    one expression, every stage would use the previous one several times over."""
     rows = len(bits)
     value = Cat(Const(0, rows), bits, Const(0, rows + 1))
-    digits = (len(offsets[0]) + 1) // 2
-    for digit in reversed(range(digits)):
-        step = 4 ** digit
+    for digit in reversed(range(len(selects[0]))):
+        step = 1 << (SHIFT_DIGIT_BITS * digit)
         width = rows + step - 1  # what the lower digits can still reach
         out = Signal(width, name=f"shifted_{digit}")
         spans = [(g, rows_g.start, rows_g.stop) for g, rows_g in enumerate(groups)]
         if width > rows:
             spans.append((len(groups) - 1, rows, width))
         for g, start, stop in spans:
+            select = selects[g][digit]
             choices = []
-            for d in range(4):
+            for d in range(1 << len(select)):
                 lo, hi = start + d * step, stop + d * step
                 inside = value[min(lo, len(value)):min(hi, len(value))]
                 choices.append(Cat(inside, Const(0, (hi - lo) - len(inside))))
-            m.d.comb += out[start:stop].eq(Array(choices)[offsets[g][2 * digit:2 * digit + 2]])
+            m.d.comb += out[start:stop].eq(Array(choices)[select])
         value = out
     return value[:rows]
 
@@ -120,7 +129,7 @@ class TagLogic(wiring.Component):
         All tags become 0 (wins over ``update`` and ``shift``).
     shift : In(1); shift_down : In(1); shift_count : In(count_width), issued
         Every tag moves ``shift_count`` rows toward row R-1 (or toward row 0 with
-        ``shift_down``); rows shifted in get 0. A barrel shifter of log4 stages (the count and
+        ``shift_down``); rows shifted in get 0. A barrel shifter of log8 stages (the count and
         direction become one offset before the row groups' copies), so any stride takes one
         cycle. ``update`` wins over ``shift``.
     match : In(R)
@@ -185,9 +194,14 @@ class TagLogic(wiring.Component):
                     for name, value in controls.items()}
         issued = [{name: replica(m, copies[region_of[g]], f"tag_{name}", g,
                                  resettable=name != "offset")
-                   for name, copies in regional.items()}
+                   for name, copies in regional.items() if name != "offset"}
                   for g in range(len(groups))]
-        shifted = barrel_shift(m, tags, groups, [c["offset"] for c in issued])
+        # The shifter's stages each take their digit from a copy of their own (a copy of the
+        # whole offset would drive every stage's multiplexers in the group).
+        digits = shift_digits(len(offset))
+        selects = [[replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
+                    for i, digit in enumerate(digits)] for g in range(len(groups))]
+        shifted = barrel_shift(m, tags, groups, selects)
 
         for g, rows in enumerate(groups):
             c = issued[g]
