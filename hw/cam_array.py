@@ -282,7 +282,8 @@ class _RowGroup(Elaboratable):
             row_t = cache[i * tracks:(i + 1) * tracks]
             row_f = flags[i * FLAGS:(i + 1) * FLAGS]
             tagged = a.write_rows[r]
-            changed = Mux(is_load, load_rows[i], tagged)  # the row a load or write changes
+            changed = Signal(name=f"changed_{i}")  # a load or write changes the row
+            m.d.comb += changed.eq(Mux(is_load, load_rows[i], tagged))
             cols_t = change_cols & changed.replicate(tracks)
             cols_f = flag_cols & tagged.replicate(FLAGS)
             kept = unchanged[i * tracks:(i + 1) * tracks]

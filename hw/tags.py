@@ -203,13 +203,16 @@ class TagLogic(wiring.Component):
                     for i, digit in enumerate(digits)] for g in range(len(groups))]
         shifted = barrel_shift(m, tags, groups, selects)
 
+        # (One assignment per group: one per row would make the Verilog grow as rows squared.)
         for g, rows in enumerate(groups):
             c = issued[g]
+            next_tags = []
             for r in rows:
                 tag, from_shift = tags[r], shifted[r] & c["take_shifted"]
                 if_match = c["set_on_match"] | (tag & c["tag_on_match"]) | from_shift
                 if_miss = (tag & c["tag_on_miss"]) | from_shift
-                m.d.sync += tag.eq(Mux(self.match[r], if_match, if_miss))
+                next_tags.append(Mux(self.match[r], if_match, if_miss))
+            m.d.sync += tags[rows.start:rows.stop].eq(Cat(*next_tags))
 
         # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
         stage = []
