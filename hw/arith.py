@@ -9,7 +9,7 @@ updates, same shifts, same cycle count (minus the loop instructions).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,7 +41,8 @@ class ArithSequencer(wiring.Component):
         The next ``run`` cycle is the instruction's first (the controller checks the port
         range then, before anything moves).
     search, write : Out(1); key, mask : Out(T + 2)
-        This cycle's array operation (a SET search, or a write of ``key`` under ``mask``).
+        This cycle's array operation (a SET search, or a write of ``key`` under ``mask``) if
+        it runs: no output looks at ``run``, whose range check the controller applies.
     step_up, step_back : Out(1)
         Move the port up one domain / down ``width - 1`` domains this cycle.
     last : Out(1)
@@ -122,60 +123,62 @@ class ArithSequencer(wiring.Component):
             with m.Case(Stage.RETURN):
                 m.d.comb += self.last.eq(returned)
 
-        with m.If(self.run):
-            with m.Switch(stage):
-                with m.Case(Stage.CLEAR_TAGS):
-                    m.d.comb += self.search.eq(1)  # no mask: every row matches
-                    m.d.sync += stage.eq(Stage.CLEAR_CARRY)
-                with m.Case(Stage.CLEAR_CARRY):
-                    m.d.comb += [self.write.eq(1), self.mask.eq(carry_bit)]
-                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0),
-                                 full.eq(self.bits != 0), top.eq(self.width == 1)]
-                with m.Case(Stage.PASS):
-                    with m.If(is_write):
-                        m.d.comb += [
-                            self.write.eq(1),
-                            self.mask.eq(carry_bit | at(self.dest, 1)),
-                            self.key.eq(at(carry, value_c) | at(self.dest, value_b)),
-                        ]
-                    with m.Else():
-                        m.d.comb += [
-                            self.search.eq(1),
-                            self.mask.eq(carry_bit | at(self.dest, 1) | at(self.src, full)),
-                            self.key.eq(at(carry, key_c) | at(self.dest, key_b)
-                                        | at(self.src, key_a & full)),
-                        ]
-                    m.d.sync += pass_.eq(pass_ + 1)
-                    with m.If(last_pass):
-                        with m.If(~top):
-                            m.d.sync += stage.eq(Stage.STEP)
-                        with m.Elif(self.width == 1):
-                            m.d.sync += stage.eq(Stage.CLEAR_TAGS)
-                        with m.Else():
-                            m.d.sync += stage.eq(Stage.RETURN)
-                with m.Case(Stage.STEP):
-                    advance = Signal()
-                    with m.If(wait == 0):  # the shift's first cycle
-                        m.d.comb += self.step_up.eq(1)
-                        if latency == 1:
-                            m.d.comb += advance.eq(1)
-                        else:
-                            m.d.sync += wait.eq(latency - 1)
-                    with m.Else():
-                        m.d.sync += wait.eq(wait - 1)
-                        m.d.comb += advance.eq(wait == 1)
-                    with m.If(advance):
-                        m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0),
-                                     full.eq(domain + 1 < self.bits),
-                                     top.eq(domain + 1 == self.width - 1)]
-                with m.Case(Stage.RETURN):
-                    with m.If(wait == 0):
-                        m.d.comb += self.step_back.eq(1)
-                        with m.If(~returned):
-                            m.d.sync += wait.eq((self.width - 1) * latency - 1)
-                    with m.Else():
-                        m.d.sync += wait.eq(wait - 1)
-                    with m.If(returned):
+        # What this cycle issues, from the state alone; the state moves only while ``run``
+        # is high (every sync statement here is enabled by it: see the return). Neither
+        # waits on the controller's range check, which only gates the enables it issues.
+        with m.Switch(stage):
+            with m.Case(Stage.CLEAR_TAGS):
+                m.d.comb += self.search.eq(1)  # no mask: every row matches
+                m.d.sync += stage.eq(Stage.CLEAR_CARRY)
+            with m.Case(Stage.CLEAR_CARRY):
+                m.d.comb += [self.write.eq(1), self.mask.eq(carry_bit)]
+                m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0),
+                             full.eq(self.bits != 0), top.eq(self.width == 1)]
+            with m.Case(Stage.PASS):
+                with m.If(is_write):
+                    m.d.comb += [
+                        self.write.eq(1),
+                        self.mask.eq(carry_bit | at(self.dest, 1)),
+                        self.key.eq(at(carry, value_c) | at(self.dest, value_b)),
+                    ]
+                with m.Else():
+                    m.d.comb += [
+                        self.search.eq(1),
+                        self.mask.eq(carry_bit | at(self.dest, 1) | at(self.src, full)),
+                        self.key.eq(at(carry, key_c) | at(self.dest, key_b)
+                                    | at(self.src, key_a & full)),
+                    ]
+                m.d.sync += pass_.eq(pass_ + 1)
+                with m.If(last_pass):
+                    with m.If(~top):
+                        m.d.sync += stage.eq(Stage.STEP)
+                    with m.Elif(self.width == 1):
                         m.d.sync += stage.eq(Stage.CLEAR_TAGS)
-        return m
+                    with m.Else():
+                        m.d.sync += stage.eq(Stage.RETURN)
+            with m.Case(Stage.STEP):
+                advance = Signal()
+                with m.If(wait == 0):  # the shift's first cycle
+                    m.d.comb += self.step_up.eq(1)
+                    if latency == 1:
+                        m.d.comb += advance.eq(1)
+                    else:
+                        m.d.sync += wait.eq(latency - 1)
+                with m.Else():
+                    m.d.sync += wait.eq(wait - 1)
+                    m.d.comb += advance.eq(wait == 1)
+                with m.If(advance):
+                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0),
+                                 full.eq(domain + 1 < self.bits),
+                                 top.eq(domain + 1 == self.width - 1)]
+            with m.Case(Stage.RETURN):
+                with m.If(wait == 0):
+                    m.d.comb += self.step_back.eq(1)
+                    with m.If(~returned):
+                        m.d.sync += wait.eq((self.width - 1) * latency - 1)
+                with m.Else():
+                    m.d.sync += wait.eq(wait - 1)
+                with m.If(returned):
+                    m.d.sync += stage.eq(Stage.CLEAR_TAGS)
+        return EnableInserter({"sync": self.run})(m)
 

@@ -198,6 +198,12 @@ class Controller(wiring.Component):
         error_code = Signal(ErrorCode)
         rp = Signal(p.imm_bits)  # SETROW takes any immediate; LOAD/READ check it against R
         port = Signal(index_bits(p.domains))  # the array's port once the issued ops are done
+        # D - port (the domains from the port up), kept beside it, so that the range checks (which decide a fault, and so
+        # every enable issued) compare registers rather than add to one first.
+        above = Signal(range(p.domains + 1), init=p.domains)
+
+        def move_port(target):
+            m.d.sync += [port.eq(target), above.eq(p.domains - target)]
         shifting = Signal()  # in the second or later cycle of a SHIFT
         longest_shift = max(1, (p.domains - 1) * p.shift_latency)
         shift_left = Signal(range(longest_shift + 1))  # cycles still to go, this one included
@@ -309,8 +315,7 @@ class Controller(wiring.Component):
 
         shift = payload.shift
         count = fetch.shift_count  # the count, or D if larger
-        port_high = port + count  # wide enough: no wrap-around
-        off_range = Mux(shift.down, count > port, port_high > p.domains - 1)
+        off_range = Mux(shift.down, count > port, count >= above)
         rp_bad = Signal()  # rp >= R (a register, kept with rp)
 
         def end_run(halted: bool, code=ErrorCode.NONE):
@@ -340,10 +345,10 @@ class Controller(wiring.Component):
                         with m.Elif(off_range):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
                         with m.Else():
-                            target = Mux(shift.down, port - count, port_high)
+                            target = Mux(shift.down, port - count, port + count)
                             m.d.comb += [count_cycle.eq(1), issue.shift_en.eq(1),
                                          issue.shift_to.eq(target)]
-                            m.d.sync += port.eq(target)
+                            move_port(target)
                             m.d.comb += added["shifts"].eq(shift.count)
                             with m.If(~fetch.shift_single):
                                 m.d.sync += [shifting.eq(1),
@@ -352,8 +357,7 @@ class Controller(wiring.Component):
                     with m.Case(Opcode.ARITH):
                         # The port range is checked before the first micro step; after it
                         # nothing can fault.
-                        reach = port + arith.width  # wide enough: no wrap-around
-                        with m.If(seq.first & (reach > p.domains)):
+                        with m.If(seq.first & (arith.width > above)):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
                         with m.Else():
                             back = arith.width - 1
@@ -367,7 +371,7 @@ class Controller(wiring.Component):
                                 issue.shift_to.eq(target),
                             ]
                             with m.If(seq.step_up | seq.step_back):
-                                m.d.sync += port.eq(target)
+                                move_port(target)
                             m.d.comb += [
                                 added["searches"].eq(seq.search),
                                 added["writes"].eq(seq.write),
@@ -420,6 +424,7 @@ class Controller(wiring.Component):
                 rp.eq(0),
                 rp_bad.eq(0),
                 port.eq(0),
+                above.eq(p.domains),
                 shifting.eq(0),
             ]
             m.d.sync += [sig.eq(0) for sig in (*counters.values(), *pending.values())]
