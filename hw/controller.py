@@ -198,8 +198,8 @@ class Controller(wiring.Component):
         error_code = Signal(ErrorCode)
         rp = Signal(p.imm_bits)  # SETROW takes any immediate; LOAD/READ check it against R
         port = Signal(index_bits(p.domains))  # the array's port once the issued ops are done
-        # D - port (the domains from the port up), kept beside it, so that the range checks (which decide a fault, and so
-        # every enable issued) compare registers rather than add to one first.
+        # D - port (the domains from the port up), kept beside it, so that the range checks
+        # (which decide a fault, and so every enable issued) compare registers, not sums.
         above = Signal(range(p.domains + 1), init=p.domains)
 
         def move_port(target):
