@@ -201,7 +201,10 @@ class TagLogic(wiring.Component):
         digits = shift_digits(len(offset))
         selects = [[replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
                     for i, digit in enumerate(digits)] for g in range(len(groups))]
-        shifted = barrel_shift(m, tags, groups, selects)
+        # The shifter reads a copy of the tags of its own (the tags drive the array's writes,
+        # the combines and the reductions too: one register for all would be a slow net).
+        copy = Signal(self.rows)
+        shifted = barrel_shift(m, copy, groups, selects)
 
         # (One assignment per group: one per row would make the Verilog grow as rows squared.)
         for g, rows in enumerate(groups):
@@ -212,7 +215,11 @@ class TagLogic(wiring.Component):
                 if_match = c["set_on_match"] | (tag & c["tag_on_match"]) | from_shift
                 if_miss = (tag & c["tag_on_miss"]) | from_shift
                 next_tags.append(Mux(self.match[r], if_match, if_miss))
-            m.d.sync += tags[rows.start:rows.stop].eq(Cat(*next_tags))
+            next_group = Signal(len(rows), name=f"next_tags_g{g}")
+            m.d.comb += next_group.eq(Cat(*next_tags))
+            m.d.sync += tags[rows.start:rows.stop].eq(next_group)
+            m.d.comb += copy[rows.start:rows.stop].eq(
+                replica(m, next_group, "tags_for_shift", g, resettable=True))
 
         # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
         stage = []
