@@ -159,10 +159,10 @@ class CamArray(wiring.Component):
         spans = row_groups(self.params.rows, group_rows)
         region_of = group_regions(len(spans), group_rows)
         # The first level of copies: every issued input, once per region of groups.
-        regional = [dict(zip(ISSUED, copies, strict=True)) for copies in zip(*(
-            region_copies(m, getattr(self, name), name, region_of[-1] + 1,
-                          resettable=name in ENABLES)
-            for name in ISSUED), strict=True)]
+        regions = region_of[-1] + 1
+        copies = {name: region_copies(m, getattr(self, name), name, regions,
+                                      resettable=name in ENABLES) for name in ISSUED}
+        regional = [{name: copies[name][r] for name in ISSUED} for r in range(regions)]
         groups = []
         for g, rows in enumerate(spans):
             group = _RowGroup(self, g, rows, split, regional[region_of[g]])

@@ -206,7 +206,6 @@ class TagLogic(wiring.Component):
         copy = Signal(self.rows)
         shifted = barrel_shift(m, copy, groups, selects)
 
-        # (One assignment per group: one per row would make the Verilog grow as rows squared.)
         for g, rows in enumerate(groups):
             c = issued[g]
             next_tags = []
