@@ -172,24 +172,31 @@ class CamArray(wiring.Component):
         m.d.comb += self.port.eq(groups[0].port)
 
         # Read-out, stage 2 (per region: the group) and 3 (the region), each choosing a cycle
-        # after the stage before it, so the row's group number is delayed to match.
-        row_group = self.row[split:] if len(self.row) > split else Const(0, 1)
-        delayed = []
-        for delay in range(ISSUE_LATENCY + 2):
-            later = Signal(len(row_group), name=f"row_group_{delay}", reset_less=True)
-            m.d.sync += later.eq(row_group)
-            delayed.append(later)
-            row_group = later
+        # after the stage before it, so the row's number is delayed to match. Each region
+        # delays its own copy of the row: one register for all regions' selects would be a
+        # net across the chip.
         in_region = (groups_per_region(group_rows) - 1).bit_length()
         region_reads = []
         for r, members in enumerate(by_region(groups, group_rows)):
             read = Signal(tracks, name=f"read_r{r}", reset_less=True)
-            which = delayed[-2][:in_region] if in_region else 0
-            m.d.sync += read.eq(Array(group.read for group in members)[which])
+            which = regional[r]["row"][split:split + in_region]
+            if len(which):  # (else the region is one group)
+                for delay in range(1, 3):  # the region's copy, then the execute cycle, stage 1
+                    which = replica(m, which, f"read_group_d{delay}_region", r)
+                m.d.sync += read.eq(Array(group.read for group in members)[which])
+            else:
+                m.d.sync += read.eq(members[0].read)
             region_reads.append(read)
         read_data = Signal(tracks, reset_less=True)
-        region = delayed[-1][in_region:]
-        m.d.sync += read_data.eq(Array(region_reads)[region] if len(region) else region_reads[0])
+        region = self.row[split + in_region:]
+        if len(region):  # (else there is one region)
+            for delay in range(ISSUE_LATENCY + 2):  # to stage 3: the issue, stages 1 and 2
+                later = Signal(len(region), name=f"read_region_d{delay}", reset_less=True)
+                m.d.sync += later.eq(region)
+                region = later
+            m.d.sync += read_data.eq(Array(region_reads)[region])
+        else:
+            m.d.sync += read_data.eq(region_reads[0])
         m.d.comb += self.read_data.eq(read_data)
         return m
 

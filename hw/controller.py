@@ -2,7 +2,8 @@
 
 Three stages (docs/HW.md "Timing"): :class:`rtmap.hw.fetch.Fetch` holds the decoded instruction
 in a register, the controller *issues* it (one instruction per cycle; a shift takes count x
-latency cycles, an add/sub those of its micro steps), and the array and tags *execute* the
+latency cycles, a tag shift a cycle per stage of the shifter, an add/sub those of its micro
+steps), and the array and tags *execute* the
 issued operation a few cycles later (its registers, then the array's and tags' copies of them:
 ``RESULT_AFTER_ISSUE`` - ``RESULT_LATENCY`` edges), in issue order. The controller never
 waits on the array: it keeps its own copy of the port, and READ and TQUERY results come back
@@ -17,7 +18,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import COUNTERS, Combine, ErrorCode, Opcode, Query, instruction_layout
+from ..isa import COUNTERS, Combine, ErrorCode, Opcode, Query, instruction_layout, tshift_cycles
 from ..params import COUNTER_BITS, MachineParams
 from .arith import ArithSequencer
 from .cam_array import index_bits, rejected
@@ -80,7 +81,8 @@ def _check_program(program, params: MachineParams) -> list[int]:
 
 class Controller(wiring.Component):
     """Fetches, decodes and executes the ISA of docs/ISA.md, one instruction per cycle (a
-    shift takes count x latency cycles, an add/sub those of its micro steps).
+    shift takes count x latency cycles, a tag shift ``tshift_cycles(R)``, an add/sub those of
+    its micro steps).
 
     Parameters
     ----------
@@ -204,8 +206,8 @@ class Controller(wiring.Component):
 
         def move_port(target):
             m.d.sync += [port.eq(target), above.eq(p.domains - target)]
-        shifting = Signal()  # in the second or later cycle of a SHIFT
-        longest_shift = max(1, (p.domains - 1) * p.shift_latency)
+        shifting = Signal()  # in the second or later cycle of a SHIFT or TSHIFT
+        longest_shift = max(1, (p.domains - 1) * p.shift_latency, tshift_cycles(p.rows))
         shift_left = Signal(range(longest_shift + 1))  # cycles still to go, this one included
         counters = {name: Signal(COUNTER_BITS, name=f"count_{name}") for name in COUNTER_NAMES}
         # What this cycle's issue adds to each counter, and the same registered: a counter
@@ -304,7 +306,7 @@ class Controller(wiring.Component):
         # The instruction's last cycle, if it does not fault: from registers and a stream's
         # valid only, as it holds or moves the whole fetch pipeline. (A fault ends the run; the
         # fetch stages are emptied at the next start.)
-        shift_last = Signal()  # a SHIFT's cycles: this is the last of several
+        shift_last = Signal()  # a SHIFT's or TSHIFT's cycles: this is the last of several
         with m.If(running & fetch.valid):
             m.d.comb += advance.eq(
                 fetch.simple
@@ -317,6 +319,18 @@ class Controller(wiring.Component):
         count = fetch.shift_count  # the count, or D if larger
         off_range = Mux(shift.down, count > port, count >= above)
         rp_bad = Signal()  # rp >= R (a register, kept with rp)
+
+        # A SHIFT or TSHIFT of several cycles issues in its first; the others count down.
+        def first_shift_cycle():
+            with m.If(~fetch.shift_single):
+                m.d.sync += [shifting.eq(1), shift_left.eq(fetch.shift_cycles - 1),
+                             shift_last.eq(fetch.shift_cycles == 2)]
+
+        def later_shift_cycle():
+            m.d.comb += count_cycle.eq(1)
+            m.d.sync += [shift_left.eq(shift_left - 1), shift_last.eq(shift_left == 2)]
+            with m.If(shift_left == 1):
+                m.d.sync += shifting.eq(0)
 
         def end_run(halted: bool, code=ErrorCode.NONE):
             m.d.sync += [running.eq(0), draining.eq(DRAIN_CYCLES), ended_done.eq(halted),
@@ -337,11 +351,7 @@ class Controller(wiring.Component):
                         m.d.comb += added["writes"].eq(1)
                     with m.Case(Opcode.SHIFT):
                         with m.If(shifting):
-                            m.d.comb += count_cycle.eq(1)
-                            m.d.sync += [shift_left.eq(shift_left - 1),
-                                         shift_last.eq(shift_left == 2)]
-                            with m.If(shift_left == 1):
-                                m.d.sync += shifting.eq(0)
+                            later_shift_cycle()
                         with m.Elif(off_range):
                             m.d.comb += [fault.eq(1), fault_code.eq(ErrorCode.PORT_RANGE)]
                         with m.Else():
@@ -350,10 +360,7 @@ class Controller(wiring.Component):
                                          issue.shift_to.eq(target)]
                             move_port(target)
                             m.d.comb += added["shifts"].eq(shift.count)
-                            with m.If(~fetch.shift_single):
-                                m.d.sync += [shifting.eq(1),
-                                             shift_left.eq(fetch.shift_cycles - 1),
-                                             shift_last.eq(fetch.shift_cycles == 2)]
+                            first_shift_cycle()
                     with m.Case(Opcode.ARITH):
                         # The port range is checked before the first micro step; after it
                         # nothing can fault.
@@ -383,7 +390,11 @@ class Controller(wiring.Component):
                         m.d.sync += [rp.eq(payload.setrow.row),
                                      rp_bad.eq(payload.setrow.row >= p.rows)]
                     with m.Case(Opcode.TSHIFT):
-                        m.d.comb += [count_cycle.eq(1), issue.tag_shift.eq(1)]
+                        with m.If(shifting):
+                            later_shift_cycle()
+                        with m.Else():
+                            m.d.comb += [count_cycle.eq(1), issue.tag_shift.eq(1)]
+                            first_shift_cycle()
                     with m.Case(Opcode.LOOP, Opcode.ENDL):  # the fetch stage runs the loops
                         m.d.comb += count_cycle.eq(1)
                     with m.Case(Opcode.TQUERY):

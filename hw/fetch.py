@@ -9,10 +9,11 @@ cycle, no bubbles (only the two cycles after ``start`` fill the stages):
 
 * the fetch address is the word after the one on the read port, which this block knows
   without looking at that word: only ``loop`` and ``endl`` change the flow, and their effect
-  depends on the program alone. The loop stack lives here, and so does the *kind* (loop, endl,
-  other) of the word on the read port, in a register: a second, 2-bit memory written with the
-  program holds at each address the kind of the word *after* it, read beside each word; the
-  kind of a loop body's first word is saved when its ``loop`` is fetched, for the jumps back;
+  depends on the program alone. The loop stack lives here, and so does the *kind* (endl, other,
+  a loop whose count is 1 or above it) of the word on the read port, in a register: a second,
+  2-bit memory written with the program holds at each address the kind of the word *after*
+  it, read beside each word; the kind of a loop body's first word is saved when its ``loop``
+  is fetched, for the jumps back;
 * the faults the program alone decides are found here too and ride along with the
   instruction (RAN_OFF_END, ILLEGAL, LOOP_STACK, in the priority of docs/ISA.md); the
   controller raises them when the instruction comes to issue.
@@ -25,7 +26,16 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..isa import OPCODE_BITS, SEARCH_SLOTS, WRITE_SLOTS, ErrorCode, Opcode, instruction_layout
+from ..isa import (
+    OPCODE_BITS,
+    SEARCH_SLOTS,
+    WRITE_SLOTS,
+    ErrorCode,
+    Opcode,
+    field_offsets,
+    instruction_layout,
+    tshift_cycles,
+)
 from ..params import LOOP_DEPTH, MachineParams
 
 __all__ = ["FILL_CYCLES", "KIND_BITS", "Fetch", "Kind", "prog_layout"]
@@ -38,20 +48,35 @@ KIND_BITS = 2
 
 
 class Kind(enum.Enum, shape=KIND_BITS):
-    """What a word does to the flow of control, as far as fetching is concerned."""
+    """What a word does to the flow of control, as far as fetching is concerned: a loop's
+    kind tells whether its body runs again after the first pass (count > 1), so that pushing
+    it never waits on the word itself (block RAM's read data comes late in the cycle)."""
     OTHER = 0
-    LOOP = 1
+    LOOP_ONCE = 1
     ENDL = 2
+    LOOP_AGAIN = 3
 
 
-def _kind_of(word: int) -> Kind:
-    opcode = word & ((1 << OPCODE_BITS) - 1)
-    return {Opcode.LOOP.value: Kind.LOOP, Opcode.ENDL.value: Kind.ENDL}.get(opcode, Kind.OTHER)
+def _kind_of(opcode, loop_count, choose=Mux):
+    """The Kind of a word with ``opcode`` and ``payload.loop.count``: Values, or ints with
+    ``choose`` = :func:`_pick` (for the memory's initial contents)."""
+    return choose(opcode == Opcode.LOOP.value,
+                  choose(loop_count > 1, Kind.LOOP_AGAIN.value, Kind.LOOP_ONCE.value),
+                  choose(opcode == Opcode.ENDL.value, Kind.ENDL.value, Kind.OTHER.value))
 
 
-def _kind_of_value(opcode):
-    return Mux(opcode == Opcode.LOOP.value, Kind.LOOP.value,
-               Mux(opcode == Opcode.ENDL.value, Kind.ENDL.value, Kind.OTHER.value))
+def _pick(condition: bool, if_true: int, if_false: int) -> int:
+    return if_true if condition else if_false
+
+
+def _kind_of_word(word: int, params: MachineParams) -> int:
+    offset, width = field_offsets(params)["payload.loop.count"]
+    return _kind_of(word & ((1 << OPCODE_BITS) - 1), word >> offset & ((1 << width) - 1),
+                    choose=_pick)
+
+
+def _is_loop(kind):
+    return (kind == Kind.LOOP_ONCE.value) | (kind == Kind.LOOP_AGAIN.value)
 
 
 def prog_layout(params: MachineParams) -> data.StructLayout:
@@ -93,14 +118,14 @@ class Fetch(wiring.Component):
     load_mask : Out(T)
         The tracks ``first..last`` of its LOAD.
     shift_cycles : Out
-        Its SHIFT's count x ``shift_latency``.
+        Its SHIFT's count x ``shift_latency``, or its TSHIFT's ``tshift_cycles(R)``.
     shift_count : Out(bits of D + 1)
         Its SHIFT's count, or D if larger (enough for the range check, and short).
     shift_single : Out(1)
-        Its SHIFT takes one cycle (``shift_cycles == 1``).
+        Its SHIFT or TSHIFT takes one cycle (``shift_cycles == 1``).
     simple, is_shift, is_arith, is_load, is_emit : Out(1)
         Its opcode, as far as how long it takes: one cycle always (SEARCH, WRITE, SETROW,
-        TSHIFT, LOOP, ENDL); SHIFT; ARITH; LOAD; READ or TQUERY.
+        LOOP, ENDL); ``shift_cycles`` (SHIFT or TSHIFT); ARITH; LOAD; READ or TQUERY.
     """
 
     def __init__(self, params: MachineParams, program: list[int]):
@@ -134,7 +159,7 @@ class Fetch(wiring.Component):
         m = Module()
         p = self.params
         layout = instruction_layout(p)
-        kinds = [_kind_of(word).value for word in self.program]
+        kinds = [_kind_of_word(word, p) for word in self.program]
 
         mem = Memory(shape=layout.size, depth=p.program_depth, init=self.program)
         # At each address, the kind of the word after it (the last word's: OTHER).
@@ -153,7 +178,8 @@ class Fetch(wiring.Component):
         written = self.prog.payload
         m.d.comb += self.prog.ready.eq(self.idle & ~self.start)
         with m.If(self.prog.valid & self.prog.ready & (written.addr < p.program_depth)):
-            kind = _kind_of_value(written.word[:OPCODE_BITS])
+            fields = layout(written.word)
+            kind = _kind_of(fields.opcode.as_value(), fields.payload.loop.count)
             m.d.comb += [wr.en.eq(1), wr.addr.eq(written.addr), wr.data.eq(written.word)]
             m.d.sync += length.eq(written.addr + 1)
             with m.If(written.addr == 0):
@@ -183,15 +209,8 @@ class Fetch(wiring.Component):
                     "again": Signal(name=f"again{i}")}  # left > 1
                    for i in range(LOOP_DEPTH)]
         innermost = entries[0]
-        # A push writes ``again`` a cycle late, from the loop's word in R (not from the read
-        # port); until then ``pushed`` says to look there.
-        pushed = Signal()  # the innermost loop was pushed at the last edge (its word is in R)
-        again = Signal()
-        m.d.comb += again.eq(Mux(pushed, layout(r_word).payload.loop.count > 1,
-                                 innermost["again"]))
-        m.d.sync += [pushed.eq(0), innermost["again"].eq(again)]
         back = Signal()  # the word at F is an endl that jumps back
-        m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & again)
+        m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & innermost["again"])
 
         move = Signal()  # every stage takes the one before it
         m.d.comb += move.eq(~self.idle & (~self.valid | self.advance))
@@ -218,19 +237,18 @@ class Fetch(wiring.Component):
             ]
             with m.If(f_pc >= length):
                 m.d.sync += r_fault.eq(ErrorCode.RAN_OFF_END)
-            with m.Elif(((f_kind == Kind.LOOP) & (depth == LOOP_DEPTH))
+            with m.Elif((_is_loop(f_kind) & (depth == LOOP_DEPTH))
                         | ((f_kind == Kind.ENDL) & (depth == 0))):
                 m.d.sync += r_fault.eq(ErrorCode.LOOP_STACK)
-            with m.If(f_valid & (f_kind == Kind.LOOP)):  # push (past 4: LOOP_STACK, above)
+            with m.If(f_valid & _is_loop(f_kind)):  # push (past 4: LOOP_STACK, above)
                 for inner, outer in zip(entries, entries[1:], strict=False):
                     m.d.sync += [outer[k].eq(inner[k]) for k in outer]
                 m.d.sync += [
-                    entries[1]["again"].eq(again),  # (the innermost's may still be in R)
                     innermost["start"].eq(f_pc + 1),
                     innermost["left"].eq(f_payload.loop.count),
                     innermost["kind"].eq(kind_rd.data),
+                    innermost["again"].eq(f_kind == Kind.LOOP_AGAIN),
                     depth.eq(depth + 1),
-                    pushed.eq(1),
                 ]
             with m.If(f_valid & (f_kind == Kind.ENDL)):
                 with m.If(back):
@@ -251,6 +269,7 @@ class Fetch(wiring.Component):
         payload = word.payload
         is_op = {op: opcode == op.value for op in Opcode}
         illegal = self._illegal(m, word, opcode, is_op)
+        tag_shift_cycles = tshift_cycles(p.rows)
         m.d.sync += [
             self.valid.eq(r_valid),
             self.word.eq(r_word),
@@ -261,14 +280,15 @@ class Fetch(wiring.Component):
                 payload.io.first == 0 if j == 0
                 else (payload.io.first <= j) & (j <= payload.io.last)
                 for j in range(p.tracks)))),
-            self.shift_cycles.eq(payload.shift.count * p.shift_latency),
+            self.shift_cycles.eq(Mux(is_op[Opcode.TSHIFT], tag_shift_cycles,
+                                     payload.shift.count * p.shift_latency)),
             self.shift_count.eq(Mux(payload.shift.count > p.domains, p.domains,
                                     payload.shift.count)),
-            self.shift_single.eq(payload.shift.count == 1 if p.shift_latency == 1 else 0),
+            self.shift_single.eq(Mux(is_op[Opcode.TSHIFT], tag_shift_cycles == 1,
+                                     payload.shift.count == 1 if p.shift_latency == 1 else 0)),
             self.simple.eq(opcode.matches(*(op.value for op in (
-                Opcode.SEARCH, Opcode.WRITE, Opcode.SETROW, Opcode.TSHIFT, Opcode.LOOP,
-                Opcode.ENDL)))),
-            self.is_shift.eq(is_op[Opcode.SHIFT]),
+                Opcode.SEARCH, Opcode.WRITE, Opcode.SETROW, Opcode.LOOP, Opcode.ENDL)))),
+            self.is_shift.eq(is_op[Opcode.SHIFT] | is_op[Opcode.TSHIFT]),
             self.is_arith.eq(is_op[Opcode.ARITH]),
             self.is_load.eq(is_op[Opcode.LOAD]),
             self.is_emit.eq(is_op[Opcode.READ] | is_op[Opcode.TQUERY]),

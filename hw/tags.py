@@ -6,7 +6,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..isa import Combine
+from ..isa import TSHIFT_DIGIT_BITS, Combine, tshift_cycles
 from .cam_array import index_bits, rejected
 from .fanout import (
     RESULT_LATENCY,
@@ -19,8 +19,8 @@ from .fanout import (
     row_groups,
 )
 
-__all__ = ["RESULT_LATENCY", "SHIFT_DIGIT_BITS", "TagLogic", "barrel_shift", "popcount",
-           "popcount_of", "priority_encoder", "shift_digits", "shift_offset"]
+__all__ = ["RESULT_LATENCY", "SHIFT_DIGIT_BITS", "TagLogic", "barrel_shift", "offset_bits",
+           "popcount", "popcount_of", "priority_encoder", "shift_digits", "shift_offset"]
 
 def priority_encoder(bits) -> tuple:
     """``(valid, index)`` of the lowest set bit of ``bits``, as a balanced tree of muxes.
@@ -46,13 +46,17 @@ def priority_encoder(bits) -> tuple:
 
 
 def shift_offset(count, down, rows: int):
-    """Where :func:`barrel_shift` reads from for a shift by ``count`` rows up or down: R - n
-    or R + n, with n = min(count, R) (any larger count shifts every tag out alike)."""
-    clamped = Mux(count > rows, rows, count)
-    return Mux(down, rows + clamped, rows - clamped)
+    """Where :func:`barrel_shift` reads from for a shift by ``count`` < R rows up or down:
+    R - count or R + count, in 1..2R-1. (A larger count shifts every tag out: a clear.)"""
+    return Mux(down, rows + count, rows - count)
 
 
-SHIFT_DIGIT_BITS = 3  # offset bits each stage of the tag shifter decides
+def offset_bits(rows: int) -> int:
+    """Width of a :func:`shift_offset` on ``rows`` rows."""
+    return (2 * rows - 1).bit_length()
+
+
+SHIFT_DIGIT_BITS = TSHIFT_DIGIT_BITS  # offset bits each stage of the tag shifter decides
 
 
 def shift_digits(offset_width: int) -> list[slice]:
@@ -67,16 +71,19 @@ def barrel_shift(m: Module, bits, groups, selects):
 
     One direction only, so no stage chooses a direction: a stage per base-8 digit of s (the
     bits :func:`shift_digits` gives), the highest first, each an 8-way choice, each only as
-    wide as the shifts still to come need. Row group ``g`` (``groups[g]``, a range of bit
-    indices) takes the digits from ``selects[g]`` (lowest first), copies of those of one
-    offset; bits past the rows use the last group's. Each stage is a signal of its own: as
-    one expression, every stage would use the previous one several times over."""
+    wide as the shifts still to come need. Each stage but the last ends in a register, so the
+    k-th stage works in the k-th cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in
+    all) and no cycle chains the long wires of two stages. Row group ``g`` (``groups[g]``, a
+    range of bit indices) takes each stage's digit from ``selects[g]`` (lowest digit first),
+    each a copy of that digit as of its stage's cycle; bits past the rows use the last
+    group's."""
     rows = len(bits)
     value = Cat(Const(0, rows), bits, Const(0, rows + 1))
     for digit in reversed(range(len(selects[0]))):
         step = 1 << (SHIFT_DIGIT_BITS * digit)
         width = rows + step - 1  # what the lower digits can still reach
-        out = Signal(width, name=f"shifted_{digit}")
+        out = Signal(width, name=f"shifted_{digit}", reset_less=True)
+        stage = m.d.comb if digit == 0 else m.d.sync
         spans = [(g, rows_g.start, rows_g.stop) for g, rows_g in enumerate(groups)]
         if width > rows:
             spans.append((len(groups) - 1, rows, width))
@@ -87,7 +94,7 @@ def barrel_shift(m: Module, bits, groups, selects):
                 lo, hi = start + d * step, stop + d * step
                 inside = value[min(lo, len(value)):min(hi, len(value))]
                 choices.append(Cat(inside, Const(0, (hi - lo) - len(inside))))
-            m.d.comb += out[start:stop].eq(Array(choices)[select])
+            stage += out[start:stop].eq(Array(choices)[select])
         value = out
     return value[:rows]
 
@@ -130,8 +137,10 @@ class TagLogic(wiring.Component):
     shift : In(1); shift_down : In(1); shift_count : In(count_width), issued
         Every tag moves ``shift_count`` rows toward row R-1 (or toward row 0 with
         ``shift_down``); rows shifted in get 0. A barrel shifter of log8 stages (the count and
-        direction become one offset before the row groups' copies), so any stride takes one
-        cycle. ``update`` wins over ``shift``.
+        direction become one offset before the row groups' copies), a stage a cycle: any
+        stride takes C = ``tshift_cycles(R)`` cycles, and the tags hold until the shift lands
+        at the edge ending its C-th execute cycle. Issue no other shift, update or clear in
+        the C - 1 cycles after a shift (the controller idles through them).
     match : In(R)
         The execute cycle's per-row match (from the array, combinational).
     tags : Out(R)
@@ -168,16 +177,30 @@ class TagLogic(wiring.Component):
         m.d.comb += self.tags.eq(tags)
         groups = row_groups(self.rows, TAG_GROUP_ROWS)
 
+        # A shift's result lands in its last cycle, ``tshift_cycles`` - 1 after it is issued
+        # (the shifter's stages work one a cycle, meanwhile the tags hold): ``lands`` is the
+        # issued shift (if no update or clear wins over it), delayed so; ``empty``, that it
+        # shifts every tag out (a clear). (A count field that cannot reach R never empties:
+        # Verilator flags constant comparisons.)
+        cycles = tshift_cycles(self.rows)
+        lands = self.shift if cycles == 1 else self.shift & ~self.update & ~self.clear
+        count = self.shift_count
+        empty = count >= self.rows if (1 << len(count)) > self.rows else Const(0)
+        for late in range(1, cycles):
+            lands, empty = (self._delayed(m, lands, f"shift_lands_{late}"),
+                            self._delayed(m, empty, f"shift_empty_{late}"))
         # What the issued operation makes of a tag t, decoded before the copies: on a match,
         # 1 if ``set_on_match``, else t if ``tag_on_match``; on a miss, t if ``tag_on_miss``;
         # either way ORed with the shifted tag if ``take_shifted``. So each row's next tag is
         # a 2-way choice by its match, whose inputs are ready before the match is: the match
         # (the array's deepest logic) is the last thing a tag waits for. All zero clears; the
         # copies reset to that, as the tags do.
-        update, shift = ~self.clear & self.update, ~self.clear & ~self.update & self.shift
-        hold = ~self.clear & ~self.update & ~self.shift
+        clears = self.clear | (~self.update & lands & empty)
+        update = ~clears & self.update
+        shift = ~clears & ~self.update & lands
+        hold = ~clears & ~self.update & ~lands
         combine = self.combine
-        offset = Signal((2 * self.rows).bit_length())
+        offset = Signal(offset_bits(self.rows))
         m.d.comb += offset.eq(shift_offset(self.shift_count, self.shift_down, self.rows))
         controls = {
             "set_on_match": update & ((combine == Combine.SET) | (combine == Combine.OR)),
@@ -197,10 +220,19 @@ class TagLogic(wiring.Component):
                    for name, copies in regional.items() if name != "offset"}
                   for g in range(len(groups))]
         # The shifter's stages each take their digit from a copy of their own (a copy of the
-        # whole offset would drive every stage's multiplexers in the group).
+        # whole offset would drive every stage's multiplexers in the group), delayed to the
+        # stage's cycle: digit i's stage works ``cycles`` - 1 - i cycles after the first.
         digits = shift_digits(len(offset))
-        selects = [[replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
-                    for i, digit in enumerate(digits)] for g in range(len(groups))]
+        assert len(digits) == cycles, (self.rows, len(digits), cycles)
+
+        def select(g, i, digit):
+            copy = replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
+            for late in range(1, cycles - i):
+                copy = replica(m, copy, f"tag_offset_d{i}_late{late}", g)
+            return copy
+
+        selects = [[select(g, i, digit) for i, digit in enumerate(digits)]
+                   for g in range(len(groups))]
         # The shifter reads a copy of the tags of its own (the tags drive the array's writes,
         # the combines and the reductions too: one register for all would be a slow net).
         copy = Signal(self.rows)
@@ -238,6 +270,13 @@ class TagLogic(wiring.Component):
             self.count.eq(count),
         ]
         return m
+
+    @staticmethod
+    def _delayed(m, value, name: str) -> Signal:
+        """``value`` a cycle later; reset to 0, so that ``rst`` cancels a shift in flight."""
+        later = Signal(name=name)
+        m.d.sync += later.eq(value)
+        return later
 
     @staticmethod
     def _reduced(m, name: str, count_width: int, index_width: int, count, valid, index):

@@ -437,10 +437,23 @@ def micro_steps(instr: Instr, params: MachineParams) -> tuple[Instr, ...]:
     return tuple(steps)
 
 
+# Bits of a tag shift's distance that one cycle of TSHIFT moves the tags by: the tag shifter
+# moves them by one base-8 digit a cycle, so that a cycle's wires reach at most 7 steps.
+TSHIFT_DIGIT_BITS = 3
+
+
+def tshift_cycles(rows: int) -> int:
+    """Cycles of any TSHIFT on R rows: one per base-8 digit of the shifter's offset, which
+    ranges over 1..2R-1 (R - N up, R + N down, for N < R; N >= R clears)."""
+    return -(-(2 * rows - 1).bit_length() // TSHIFT_DIGIT_BITS)
+
+
 def cycles_of(instr: Instr, params: MachineParams) -> int:
     """Cycles an instruction takes when it executes (stalls on the host streams excluded)."""
     if instr.op is Opcode.SHIFT:
         return instr.count * params.shift_latency
+    if instr.op is Opcode.TSHIFT:
+        return tshift_cycles(params.rows)
     if instr.op is Opcode.ARITH:
         return arith_counter_values(instr, params)[0]
     return 1

@@ -136,6 +136,50 @@ class TagModel:
         return (True, int(hits[0])) if len(hits) else (False, 0)
 
 
+def tshift_cycles(rows: int) -> int:
+    """Cycles of a TSHIFT on ``rows`` rows: one per octal digit of the largest shifter offset,
+    2R - 1 (the tags move by R - N or R + N, one base-8 digit a cycle)."""
+    return len(np.base_repr(2 * rows - 1, 8))
+
+
+TAG_CONTROLS = ("combine", "update", "clear", "shift", "shift_down", "shift_count")
+
+
+def random_tag_ops(rng: np.random.Generator, rows: int, count: int, quiet: int):
+    """``count`` random TagLogic operations, one per cycle, then ``quiet`` that do nothing:
+    dicts of its inputs (:data:`TAG_CONTROLS`; ``match`` for the execute cycle) and
+    ``lands``, the shift (count, down) that ends in that cycle, if any. A shift is followed
+    by the cycles it takes, in which nothing is issued."""
+    step = 0
+    while step < count + quiet:
+        density = float(rng.choice([0.05, 0.5, 0.95]))  # sparse too, for the encoder
+        op = {"where": f"step {step}", "match": rng.random(rows) < density,
+              "combine": Combine(int(rng.integers(0, 4))),
+              "update": bool(rng.random() < 0.5), "clear": bool(rng.random() < 0.08),
+              "shift": bool(rng.random() < 0.4), "shift_down": bool(rng.integers(0, 2)),
+              # strides past the last row too
+              "shift_count": int(rng.integers(0, min(2 * rows + 2, 256))), "lands": None}
+        if step >= count:
+            op.update(update=False, clear=False, shift=False)
+        ops = [op]
+        if op["shift"] and not (op["update"] or op["clear"]):
+            ops += [dict(op, where=f"step {step + i}", match=rng.random(rows) < 0.5,
+                         shift=False) for i in range(1, tshift_cycles(rows))]
+            ops[-1]["lands"] = (op["shift_count"], op["shift_down"])
+        yield from ops
+        step += len(ops)
+
+
+def apply_tag_op(model: TagModel, op: dict) -> None:
+    """Carry out one cycle of :func:`random_tag_ops` on the model (clear, then update, win)."""
+    if op["clear"]:
+        model.clear()
+    elif op["update"]:
+        model.update(op["combine"], op["match"])
+    elif op["lands"]:
+        model.shift(*op["lands"])
+
+
 @dataclass
 class RunResult:
     outputs: list[int]
@@ -204,6 +248,7 @@ def run_machine(words: list[int], params: MachineParams, inputs: list[int],
             model.tags = tags.copy()
             model.shift(ins.count, ins.down)
             tags = model.tags
+            cost = tshift_cycles(R)
         elif op is Opcode.TQUERY:
             hits = np.flatnonzero(tags)
             value = {Query.COUNT: len(hits), Query.FIRST: int(hits[0]) if len(hits) else R,

@@ -17,11 +17,13 @@ from amaranth.sim import Simulator
 from hw_models import (
     ARRAY_IDLE,
     COUNTERS,
+    TAG_CONTROLS,
     ArrayModel,
     TagModel,
     add_sub_counters,
     add_sub_program,
     apply_array_op,
+    apply_tag_op,
     arith_cycles,
     enc,
     error_cases,
@@ -29,6 +31,7 @@ from hw_models import (
     op,
     random_arith,
     random_program,
+    random_tag_ops,
     random_word,
     run_machine,
     search,
@@ -41,7 +44,7 @@ from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.hw.fanout import ISSUE_LATENCY
 from rtmap.hw.tags import RESULT_LATENCY, TagLogic
 from rtmap.hw.top import RtmapTop
-from rtmap.isa import Combine, ErrorCode, Opcode, illegal_reason
+from rtmap.isa import ErrorCode, Opcode, illegal_reason
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,9 +152,9 @@ def test_cam_array_rejects_bad_params():
 
 @pytest.mark.parametrize("rows", [1, 2, 5, 8, 13, 16, 17, 40, 150])
 def test_tag_logic_random(rows):
-    """Random updates, clears and shifts, issued one a cycle; in each execute cycle
-    (ISSUE_LATENCY edges after the issue) the tags are checked, and RESULT_LATENCY cycles
-    later what was read off them."""
+    """Random updates, clears and shifts (each followed by the idle cycles it takes), issued
+    one a cycle; in each execute cycle (ISSUE_LATENCY edges after the issue) the tags are
+    checked, and RESULT_LATENCY cycles later what was read off them."""
     rng = np.random.default_rng(rows)
     dut = TagLogic(rows)
     model = TagModel(rows)
@@ -159,30 +162,16 @@ def test_tag_logic_random(rows):
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
 
     async def bench(ctx):
-        for step in range(300 + ISSUE_LATENCY - 1 + RESULT_LATENCY):
-            # Sparse matches too, so that the priority encoder sees its high indices alone.
-            density = rng.choice([0.05, 0.5, 0.95])
-            op = {"where": f"seed {rows} step {step}", "match": rng.random(rows) < density,
-                  "combine": Combine(int(rng.integers(0, 4))),
-                  "update": rng.random() < 0.5, "clear": rng.random() < 0.08,
-                  "shift": rng.random() < 0.4, "down": bool(rng.integers(0, 2)),
-                  # strides past the last row too
-                  "count": int(rng.integers(0, min(2 * rows + 2, 256)))}
-            if step >= 300:  # the last issued ones come out
-                op.update(update=False, clear=False, shift=False)
-            ctx.set(dut.combine, op["combine"])
-            ctx.set(dut.update, op["update"])
-            ctx.set(dut.clear, op["clear"])
-            ctx.set(dut.shift, op["shift"])
-            ctx.set(dut.shift_down, op["down"])
-            ctx.set(dut.shift_count, op["count"])
+        for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY - 1 + RESULT_LATENCY):
+            for name in TAG_CONTROLS:
+                ctx.set(getattr(dut, name), issued[name])
             await ctx.tick()
-            in_flight.append(op)
+            in_flight.append(issued)
             if len(in_flight) < ISSUE_LATENCY:
                 continue
-            op = in_flight.popleft()
-            where = op["where"]
-            ctx.set(dut.match, from_bits(op["match"]))  # the execute cycle's
+            executing = in_flight.popleft()
+            where = f"seed {rows} {executing['where']}"
+            ctx.set(dut.match, from_bits(executing["match"]))  # the execute cycle's
             tags = model.tags
             assert ctx.get(dut.tags) == from_bits(tags), where
             seen.append((int(tags.any()), model.first(), int(tags.sum())))
@@ -193,12 +182,7 @@ def test_tag_logic_random(rows):
                 if valid:
                     assert ctx.get(dut.first_match) == first, where
                 assert ctx.get(dut.count) == total, where
-            if op["clear"]:
-                model.clear()
-            elif op["update"]:
-                model.update(op["combine"], op["match"])
-            elif op["shift"] and op["count"]:
-                model.shift(op["count"], op["down"])
+            apply_tag_op(model, executing)
 
     simulate(dut, bench, f"tags_{rows}")
 

@@ -11,12 +11,14 @@ from rtmap.isa import (
     Instr,
     Opcode,
     arith,
+    cycles_of,
     decode,
     encode,
     encode_program,
     instruction_bits,
     instruction_layout,
 )
+from rtmap.params import MachineParams
 
 
 def layout_const(instr, params):
@@ -74,3 +76,15 @@ def test_encode_program_equals_encode_word_by_word(params):
         bad = arith(ArithMode.MOV, 0, 0, 1, 1)
         with pytest.raises(RtmapError, match="add/sub of track t0 into itself"):
             encode_program([*code, bad], params)
+
+
+@pytest.mark.parametrize(("rows", "cycles"), [
+    (1, 1), (4, 1),  # offsets up to 7: one octal digit
+    (5, 2), (7, 2), (32, 2),  # up to 9, 13, 63
+    (33, 3), (64, 3), (256, 3),  # up to 65, 127, 511
+    (257, 4), (2048, 4), (2049, 5)])  # up to 513, 4095, 4097
+def test_tshift_takes_a_cycle_per_octal_digit_of_its_offsets(rows, cycles):
+    params = MachineParams(rows=rows, tracks=4, domains=4)
+    for count in (1, rows - 1 or 1, rows, (1 << params.imm_bits) - 1):
+        for down in (False, True):
+            assert cycles_of(Instr(Opcode.TSHIFT, count=count, down=down), params) == cycles
