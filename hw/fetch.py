@@ -167,8 +167,11 @@ class Fetch(wiring.Component):
         m.submodules.program = mem
         m.submodules.next_kinds = next_kinds
         wr, kind_wr = mem.write_port(), next_kinds.write_port()
-        rd = mem.read_port(transparent_for=(wr,))
-        kind_rd = next_kinds.read_port(transparent_for=(kind_wr,))
+        # Not transparent: writes come only while idle (``prog`` is not ready in the start
+        # cycle), reads only matter while running, so a read never meets a write to its word
+        # at the same edge, and the bypass logic a transparent port needs would be wasted.
+        rd = mem.read_port()
+        kind_rd = next_kinds.read_port()
 
         # Like program memory, the length and word 0's kind survive rst: they belong to the
         # loaded program.
