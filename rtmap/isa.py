@@ -437,8 +437,9 @@ def micro_steps(instr: Instr, params: MachineParams) -> tuple[Instr, ...]:
     return tuple(steps)
 
 
-# Bits of a tag shift's distance that one cycle of TSHIFT moves the tags by: the tag shifter
-# moves them by one base-8 digit a cycle, so that a cycle's wires reach at most 7 steps.
+# Bits of the tag shifter's offset that one cycle of TSHIFT decides: its stages move the tags
+# by one base-8 digit of the offset a cycle, registered in between, so that no cycle chains
+# two of the stages' long wires across the array.
 TSHIFT_DIGIT_BITS = 3
 
 
