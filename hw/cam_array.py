@@ -34,6 +34,7 @@ from .fanout import (
     ISSUE_LATENCY,
     array_group_rows,
     by_region,
+    delayed,
     group_regions,
     groups_per_region,
     index_split,
@@ -190,10 +191,8 @@ class CamArray(wiring.Component):
         read_data = Signal(tracks, reset_less=True)
         region = self.row[split + in_region:]
         if len(region):  # (else there is one region)
-            for delay in range(ISSUE_LATENCY + 2):  # to stage 3: the issue, stages 1 and 2
-                later = Signal(len(region), name=f"read_region_d{delay}", reset_less=True)
-                m.d.sync += later.eq(region)
-                region = later
+            # to stage 3: the issue, stages 1 and 2
+            region = delayed(m, region, ISSUE_LATENCY + 2, "read_region")
             m.d.sync += read_data.eq(Array(region_reads)[region])
         else:
             m.d.sync += read_data.eq(region_reads[0])

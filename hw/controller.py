@@ -3,9 +3,9 @@
 Three stages (docs/HW.md "Timing"): :class:`rtmap.hw.fetch.Fetch` holds the decoded instruction
 in a register, the controller *issues* it (one instruction per cycle; a shift takes count x
 latency cycles, a tag shift a cycle per stage of the shifter, an add/sub those of its micro
-steps), and the array and tags *execute* the
-issued operation a few cycles later (its registers, then the array's and tags' copies of them:
-``RESULT_AFTER_ISSUE`` - ``RESULT_LATENCY`` edges), in issue order. The controller never
+steps), and the array and tags *execute* the issued operation a few cycles later (its
+registers, then the array's and tags' copies of them: ``RESULT_AFTER_ISSUE`` -
+``RESULT_LATENCY`` edges), in issue order. The controller never
 waits on the array: it keeps its own copy of the port, and READ and TQUERY results come back
 through a short pipeline into an output queue, which is what ``data_out`` shows.
 """
@@ -434,9 +434,8 @@ class Controller(wiring.Component):
                 error_code.eq(ErrorCode.NONE),
                 rp.eq(0),
                 rp_bad.eq(0),
-                port.eq(0),
-                above.eq(p.domains),
                 shifting.eq(0),
             ]
+            move_port(0)
             m.d.sync += [sig.eq(0) for sig in (*counters.values(), *pending.values())]
         return m

@@ -22,7 +22,7 @@ from __future__ import annotations
 from amaranth.hdl import Shape, Signal
 
 __all__ = ["GROUP_BITS", "ISSUE_LATENCY", "REGION_ROWS", "REPLICA_TAG", "RESULT_LATENCY",
-           "TAG_GROUP_ROWS", "YOSYS_KEEP_REPLICAS", "array_group_rows", "by_region",
+           "TAG_GROUP_ROWS", "YOSYS_KEEP_REPLICAS", "array_group_rows", "by_region", "delayed",
            "group_regions", "groups_per_region", "index_split", "region_copies", "replica",
            "row_groups"]
 
@@ -91,3 +91,13 @@ def replica(m, value, name: str, group: int, resettable: bool = False) -> Signal
                   attrs={"keep": 1})
     m.d.sync += copy.eq(value)
     return copy
+
+
+def delayed(m, value, cycles: int, name: str, resettable: bool = False):
+    """``value`` as of ``cycles`` clock edges ago, through a chain of registers named
+    ``<name>_d1`` .. (``value`` itself for 0 cycles). ``resettable`` chains reset to 0."""
+    for late in range(1, cycles + 1):
+        later = Signal(len(value), name=f"{name}_d{late}", reset_less=not resettable)
+        m.d.sync += later.eq(value)
+        value = later
+    return value

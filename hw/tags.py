@@ -12,6 +12,7 @@ from .fanout import (
     RESULT_LATENCY,
     TAG_GROUP_ROWS,
     by_region,
+    delayed,
     group_regions,
     index_split,
     region_copies,
@@ -186,9 +187,9 @@ class TagLogic(wiring.Component):
         lands = self.shift if cycles == 1 else self.shift & ~self.update & ~self.clear
         count = self.shift_count
         empty = count >= self.rows if (1 << len(count)) > self.rows else Const(0)
-        for late in range(1, cycles):
-            lands, empty = (self._delayed(m, lands, f"shift_lands_{late}"),
-                            self._delayed(m, empty, f"shift_empty_{late}"))
+        # (Reset to 0, so that ``rst`` cancels a shift in flight.)
+        lands = delayed(m, lands, cycles - 1, "shift_lands", resettable=True)
+        empty = delayed(m, empty, cycles - 1, "shift_empty", resettable=True)
         # What the issued operation makes of a tag t, decoded before the copies: on a match,
         # 1 if ``set_on_match``, else t if ``tag_on_match``; on a miss, t if ``tag_on_miss``;
         # either way ORed with the shifted tag if ``take_shifted``. So each row's next tag is
@@ -270,13 +271,6 @@ class TagLogic(wiring.Component):
             self.count.eq(count),
         ]
         return m
-
-    @staticmethod
-    def _delayed(m, value, name: str) -> Signal:
-        """``value`` a cycle later; reset to 0, so that ``rst`` cancels a shift in flight."""
-        later = Signal(name=name)
-        m.d.sync += later.eq(value)
-        return later
 
     @staticmethod
     def _reduced(m, name: str, count_width: int, index_width: int, count, valid, index):
