@@ -27,7 +27,7 @@ test: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 lint: setup
-	$(BIN)/ruff check rtmap hw compiler sim train tests
+	$(BIN)/ruff check rtmap hw compiler sim train tests bench
 
 verilog: setup
 	$(BIN)/rtmap verilog -o build/verilog --rows $(ROWS) --tracks $(TRACKS) --domains $(DOMAINS)

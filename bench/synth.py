@@ -93,6 +93,8 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
                     "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
                     "--router", "router2", "--seed", str(seed),
                     "--timing-allow-fail",  # report the Fmax reached even below the target
+                    # every net's delays in report.json, for bench/late_sinks.py
+                    "--detailed-timing-report",
                     "--report", str(build_dir / "report.json"), "--log",
                     str(build_dir / "nextpnr.log"), "--quiet"],
                    check=True, capture_output=True)

@@ -123,7 +123,9 @@ class CamArray(wiring.Component):
     more are, ``shift_en`` wins over ``load_en``, which wins over ``write_en``.
 
     The cache, flags and port are not reset by ``rst`` (the memory is non-volatile, like the
-    RAM behind them); they start as zeros at power-on. ``rst`` cancels an issued operation.
+    RAM behind them); they start as zeros at power-on. ``rst`` cancels the operations issued
+    in the cycles it is high (their region copies reset); one issued earlier is already past
+    them and is carried out. (So the reset reaches a register per region, not every group's.)
     """
 
     def __init__(self, params: MachineParams, storage: str = "distributed"):
@@ -222,8 +224,8 @@ class _RowGroup(Elaboratable):
 
         inputs = self.regional
 
-        def issued(name, resettable=False):
-            return replica(m, inputs[name], name, g, resettable)
+        def issued(name):
+            return replica(m, inputs[name], name, g)
 
         key, mask, void = issued("search_key"), issued("search_mask"), issued("search_void")
         shift_to = issued("shift_to")
@@ -232,23 +234,23 @@ class _RowGroup(Elaboratable):
         # (from where this cycle leaves it: the RAM write and the cache load); for a load or a
         # write (a shift wins over a load, which wins over a write), the columns it changes,
         # their new values, and whether the rows it changes are the tagged ones or the load's
-        # (one-hot). The enables reset to nothing, cancelling the operation.
+        # (one-hot). (A reset cancels an operation in the region copies, before these.)
         moves = Signal()
         port_then = Mux(moves, shift_to, port)
         m.d.comb += moves.eq(replica(m, inputs["shift_en"] & (inputs["shift_to"] != port_then),
-                                     "shift_moves", g, resettable=True))
+                                     "shift_moves", g))
         split, row = self.split, inputs["row"]
         loads = inputs["load_en"] & ~inputs["shift_en"]
         writes = inputs["write_en"] & ~inputs["load_en"] & ~inputs["shift_en"]
         in_group = row[split:] == g if len(row) > split else Const(1)
-        is_load = replica(m, loads, "is_load", g, resettable=True)
+        is_load = replica(m, loads, "is_load", g)
         load_rows = replica(m, Cat(loads & in_group & (row[:split] == i) for i in range(count)),
-                            "load_rows", g, resettable=True)
+                            "load_rows", g)
         wmask, wvalue = inputs["write_mask"], inputs["write_value"]
         change_cols = replica(m, Mux(loads, inputs["load_mask"], Mux(writes, wmask[:tracks], 0)),
-                              "change_cols", g, resettable=True)
+                              "change_cols", g)
         change_to = replica(m, Mux(loads, inputs["load_data"], wvalue[:tracks]), "change_to", g)
-        flag_cols = replica(m, Mux(writes, wmask[tracks:], 0), "flag_cols", g, resettable=True)
+        flag_cols = replica(m, Mux(writes, wmask[tracks:], 0), "flag_cols", g)
         flag_to = replica(m, wvalue[tracks:], "flag_to", g)
         row_in_group = replica(m, row[:split], "row_in_group", g)
 

@@ -5,7 +5,11 @@ the word on program memory's read port: block RAM is slow to its outputs (on an 
 data comes 5.8 ns after the clock), so its word goes straight into a register (the *raw*
 stage) and is decoded from there into the *decoded* stage. While the controller issues
 instruction i, the raw stage holds i + 1 and the read port shows i + 2. One instruction per
-cycle, no bubbles (only the two cycles after ``start`` fill the stages):
+cycle, no bubbles (only the two cycles after ``start`` fill the stages). When the controller
+stalls, the read port and raw stage move once more, the raw word into a *spare* register that
+the decoded stage takes first: so the fetch address and the stages before the decoded one wait
+on registers only, not on the controller's decision to advance, which is late in the cycle
+(it depends on the host streams and the instruction's own cycles).
 
 * the fetch address is the word after the one on the read port, which this block knows
   without looking at that word: only ``loop`` and ``endl`` change the flow, and their effect
@@ -215,11 +219,22 @@ class Fetch(wiring.Component):
         back = Signal()  # the word at F is an endl that jumps back
         m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & innermost["again"])
 
-        move = Signal()  # every stage takes the one before it
-        m.d.comb += move.eq(~self.idle & (~self.valid | self.advance))
+        # The raw stage's word can wait in a *spare* register: when the controller does not
+        # take the decoded word, the read port and raw stage still move once, the raw word
+        # into the spare, and the decoded stage takes the spare first. So whether the fetch
+        # and raw stages move (``flow``) is a register's, not the controller's late decision
+        # (``advance``), which reaches only the decoded stage (``take``).
+        spare_full = Signal()
+        spare_word = Signal(layout.size)
+        spare_pc = Signal(p.pc_bits)
+        spare_fault = Signal(ErrorCode)
+        flow = Signal()  # the fetch and raw stages take the stage before them
+        take = Signal()  # the decoded stage takes the spare, or else the raw stage
+        m.d.comb += [flow.eq(~self.idle & ~spare_full),
+                     take.eq(~self.idle & (~self.valid | self.advance))]
         with m.If(self.start):
             m.d.comb += rd.addr.eq(0)
-        with m.Elif(move):
+        with m.Elif(flow):
             m.d.comb += rd.addr.eq(Mux(back, innermost["start"], f_pc + 1))
         with m.Else():
             m.d.comb += rd.addr.eq(f_pc)
@@ -228,8 +243,8 @@ class Fetch(wiring.Component):
 
         with m.If(self.start):
             m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), r_valid.eq(0),
-                         self.valid.eq(0), depth.eq(0)]
-        with m.Elif(move):
+                         self.valid.eq(0), depth.eq(0), spare_full.eq(0)]
+        with m.Elif(flow):
             f_payload = layout(rd.data).payload
             m.d.sync += [
                 f_kind.eq(Mux(back, innermost["kind"], kind_rd.data)),
@@ -261,7 +276,15 @@ class Fetch(wiring.Component):
                     for inner, outer in zip(entries, entries[1:], strict=False):
                         m.d.sync += [inner[k].eq(outer[k]) for k in inner]
                     m.d.sync += depth.eq(depth - 1)
-            self._decode(m, r_valid, r_word, r_pc, r_fault)
+
+        # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
+        with m.If(take):
+            m.d.sync += spare_full.eq(0)
+            self._decode(m, spare_full | r_valid, Mux(spare_full, spare_word, r_word),
+                         Mux(spare_full, spare_pc, r_pc), Mux(spare_full, spare_fault, r_fault))
+        with m.Elif(flow & r_valid):  # (with ``flow``, the spare is empty)
+            m.d.sync += [spare_full.eq(1), spare_word.eq(r_word), spare_pc.eq(r_pc),
+                         spare_fault.eq(r_fault)]
         return m
 
     def _decode(self, m, r_valid, r_word, r_pc, r_fault):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -101,8 +101,19 @@ def barrel_shift(m: Module, bits, groups, selects):
 
 
 def popcount(bits):
-    """Number of set bits, as a balanced adder tree."""
-    return popcount_of(bits[i] for i in range(len(bits)))
+    """Number of set bits: each four bits' count as logic (a LUT per count bit), then a
+    balanced adder tree of those (adding single bits would chain twice the adders)."""
+    return popcount_of(_count_of_four(bits[i:i + 4]) for i in range(0, len(bits), 4))
+
+
+def _count_of_four(bits):
+    """The number of set bits among up to four, 0..4, as three bits of logic."""
+    a, b, c, d = (bits[i] if i < len(bits) else Const(0) for i in range(4))
+    low_pair, high_pair = (a ^ b, a & b), (c ^ d, c & d)  # (ones bit, twos bit) of a + b, c + d
+    carry = low_pair[0] & high_pair[0]
+    return Cat(low_pair[0] ^ high_pair[0],
+               low_pair[1] ^ high_pair[1] ^ carry,
+               (low_pair[1] & high_pair[1]) | (carry & (low_pair[1] | high_pair[1])))
 
 
 def popcount_of(counts):
@@ -134,7 +145,9 @@ class TagLogic(wiring.Component):
     combine : In(Combine), issued
         SET: ``match``; AND: ``tags & match``; OR: ``tags | match``; ANDN: ``tags & ~match``.
     clear : In(1), issued
-        All tags become 0 (wins over ``update`` and ``shift``).
+        All tags become 0 (wins over ``update`` and ``shift``). ``rst`` is a clear issued in
+        each cycle it is high (cancelling a shift still in flight): the tags are 0 after the
+        execute cycle of its last; operations issued before it are carried out first.
     shift : In(1); shift_down : In(1); shift_count : In(count_width), issued
         Every tag moves ``shift_count`` rows toward row R-1 (or toward row 0 with
         ``shift_down``); rows shifted in get 0. A barrel shifter of log8 stages (the count and
@@ -174,7 +187,7 @@ class TagLogic(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        tags = Signal(self.rows)
+        tags = Signal(self.rows, reset_less=True)  # (cleared by ``rst``'s clear)
         m.d.comb += self.tags.eq(tags)
         groups = row_groups(self.rows, TAG_GROUP_ROWS)
 
@@ -194,9 +207,10 @@ class TagLogic(wiring.Component):
         # 1 if ``set_on_match``, else t if ``tag_on_match``; on a miss, t if ``tag_on_miss``;
         # either way ORed with the shifted tag if ``take_shifted``. So each row's next tag is
         # a 2-way choice by its match, whose inputs are ready before the match is: the match
-        # (the array's deepest logic) is the last thing a tag waits for. All zero clears; the
-        # copies reset to that, as the tags do.
-        clears = self.clear | (~self.update & lands & empty)
+        # (the array's deepest logic) is the last thing a tag waits for. All zero clears.
+        # ``rst`` is issued as a clear, down the copies like any operation: so it reaches a
+        # register per region, not every row's tag (nor every group's copies).
+        clears = self.clear | ResetSignal() | (~self.update & lands & empty)
         update = ~clears & self.update
         shift = ~clears & ~self.update & lands
         hold = ~clears & ~self.update & ~lands
@@ -213,11 +227,9 @@ class TagLogic(wiring.Component):
         # Each group's copy of them, through its region's; the shifter's stage bits for a row
         # use the copy of that row's group.
         region_of = group_regions(len(groups), TAG_GROUP_ROWS)
-        regional = {name: region_copies(m, value, f"tag_{name}", region_of[-1] + 1,
-                                        resettable=name != "offset")
+        regional = {name: region_copies(m, value, f"tag_{name}", region_of[-1] + 1)
                     for name, value in controls.items()}
-        issued = [{name: replica(m, copies[region_of[g]], f"tag_{name}", g,
-                                 resettable=name != "offset")
+        issued = [{name: replica(m, copies[region_of[g]], f"tag_{name}", g)
                    for name, copies in regional.items() if name != "offset"}
                   for g in range(len(groups))]
         # The shifter's stages each take their digit from a copy of their own (a copy of the
@@ -251,7 +263,7 @@ class TagLogic(wiring.Component):
             m.d.comb += next_group.eq(Cat(*next_tags))
             m.d.sync += tags[rows.start:rows.stop].eq(next_group)
             m.d.comb += copy[rows.start:rows.stop].eq(
-                replica(m, next_group, "tags_for_shift", g, resettable=True))
+                replica(m, next_group, "tags_for_shift", g))
 
         # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
         stage = []

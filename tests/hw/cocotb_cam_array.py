@@ -39,6 +39,7 @@ async def random_operations(dut):
         for name in ARRAY_IDLE:
             if name != "write_rows":
                 getattr(dut, name).value = int(op[name])
+        dut.rst.value = int(op.get("reset", 0))
         in_flight.append(op)
         if len(in_flight) > ISSUE_LATENCY:
             executing = in_flight.popleft()
@@ -77,6 +78,7 @@ async def random_operations(dut):
             write_value=int(rng.integers(0, 1 << W)), write_rows=random_word(rng, R),
             load_en=int(rng.random() < 0.3), load_data=int(rng.integers(0, 1 << T)),
             load_mask=int(rng.integers(0, 1 << T)), shift_en=int(rng.random() < 0.3),
-            shift_to=int(rng.integers(0, D)))
+            shift_to=int(rng.integers(0, D)),
+            reset=int(rng.random() < 0.03))  # rst cancels what is issued with it
     for step in range(ISSUE_LATENCY + RESULT_LATENCY):
         await issue(f"seed {seed} last reads {step}")

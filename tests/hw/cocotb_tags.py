@@ -25,8 +25,10 @@ async def random_updates(dut):
     model = TagModel(rows)
     in_flight = deque()  # issued operations not yet executing, oldest first
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
-    for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY + RESULT_LATENCY):
+    for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY + RESULT_LATENCY,
+                                 reset_rate=0.03):
         await FallingEdge(dut.clk)
+        dut.rst.value = int(issued["reset"])
         for name in TAG_CONTROLS:
             value = issued[name]
             getattr(dut, name).value = int(getattr(value, "value", value))  # (Combine: .value)

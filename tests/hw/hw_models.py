@@ -94,7 +94,10 @@ ARRAY_IDLE = {"search_key": 0, "search_mask": 0, "search_void": 0, "row": 0, "wr
 
 
 def apply_array_op(model: ArrayModel, op: dict) -> None:
-    """Apply one executed array operation to the model (shift wins over load over write)."""
+    """Apply one executed array operation to the model (shift wins over load over write).
+    One issued with ``rst`` high (``op["reset"]``) is cancelled."""
+    if op.get("reset"):
+        return
     if op["shift_en"]:
         model.shift_to(op["shift_to"])
     elif op["load_en"]:
@@ -145,15 +148,18 @@ def tshift_cycles(rows: int) -> int:
 TAG_CONTROLS = ("combine", "update", "clear", "shift", "shift_down", "shift_count")
 
 
-def random_tag_ops(rng: np.random.Generator, rows: int, count: int, quiet: int):
+def random_tag_ops(rng: np.random.Generator, rows: int, count: int, quiet: int,
+                   reset_rate: float = 0.0):
     """``count`` random TagLogic operations, one per cycle, then ``quiet`` that do nothing:
-    dicts of its inputs (:data:`TAG_CONTROLS`; ``match`` for the execute cycle) and
-    ``lands``, the shift (count, down) that ends in that cycle, if any. A shift is followed
-    by the cycles it takes, in which nothing is issued."""
+    dicts of its inputs (:data:`TAG_CONTROLS`; ``match`` for the execute cycle; ``reset``,
+    rst high in the issue cycle, at ``reset_rate``) and ``lands``, the shift (count, down)
+    that ends in that cycle, if any. A shift is followed by the cycles it takes, in which
+    nothing is issued; a reset in any of them cancels it."""
     step = 0
     while step < count + quiet:
         density = float(rng.choice([0.05, 0.5, 0.95]))  # sparse too, for the encoder
         op = {"where": f"step {step}", "match": rng.random(rows) < density,
+              "reset": bool(step < count and rng.random() < reset_rate),
               "combine": Combine(int(rng.integers(0, 4))),
               "update": bool(rng.random() < 0.5), "clear": bool(rng.random() < 0.08),
               "shift": bool(rng.random() < 0.4), "shift_down": bool(rng.integers(0, 2)),
@@ -164,15 +170,18 @@ def random_tag_ops(rng: np.random.Generator, rows: int, count: int, quiet: int):
         ops = [op]
         if op["shift"] and not (op["update"] or op["clear"]):
             ops += [dict(op, where=f"step {step + i}", match=rng.random(rows) < 0.5,
-                         shift=False) for i in range(1, tshift_cycles(rows))]
-            ops[-1]["lands"] = (op["shift_count"], op["shift_down"])
+                         shift=False, reset=bool(rng.random() < reset_rate))
+                    for i in range(1, tshift_cycles(rows))]
+            if not any(o["reset"] for o in ops):
+                ops[-1]["lands"] = (op["shift_count"], op["shift_down"])
         yield from ops
         step += len(ops)
 
 
 def apply_tag_op(model: TagModel, op: dict) -> None:
-    """Carry out one cycle of :func:`random_tag_ops` on the model (clear, then update, win)."""
-    if op["clear"]:
+    """Carry out one cycle of :func:`random_tag_ops` on the model (clear, then update, win;
+    ``rst`` is a clear)."""
+    if op["clear"] or op["reset"]:
         model.clear()
     elif op["update"]:
         model.update(op["combine"], op["match"])

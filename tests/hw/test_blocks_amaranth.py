@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import ClockDomain, Module, Signal
 from amaranth.sim import Simulator
 from hw_models import (
     ARRAY_IDLE,
@@ -42,7 +43,7 @@ from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
 from rtmap.hw.controller import FILL_CYCLES, Controller
 from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.hw.fanout import ISSUE_LATENCY
-from rtmap.hw.tags import RESULT_LATENCY, TagLogic
+from rtmap.hw.tags import RESULT_LATENCY, TagLogic, popcount
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import ErrorCode, Opcode, illegal_reason
 from rtmap.params import MachineParams
@@ -60,6 +61,14 @@ SIZES = [
 
 def size_id(p: MachineParams) -> str:
     return f"r{p.rows}t{p.tracks}d{p.domains}l{p.shift_latency}"
+
+
+def with_reset(dut) -> tuple[Module, Signal]:
+    """``dut`` in a module whose sync domain has a reset the bench drives (``rst``)."""
+    top = Module()
+    top.domains.sync = domain = ClockDomain("sync")
+    top.submodules.dut = dut
+    return top, domain.rst
 
 
 def simulate(dut, bench, name: str) -> None:
@@ -84,13 +93,15 @@ def simulate(dut, bench, name: str) -> None:
                          ids=size_id)  # the last: 10 groups of 16 rows in 3 regions
 def test_cam_array_random(params, storage):
     """Random operations, issued one a cycle (now and then several at once, to pin down the
-    precedence); in each execute cycle (ISSUE_LATENCY edges after the issue) the match vector
-    and port are checked, and the row read RESULT_LATENCY cycles later."""
+    precedence; now and then with rst, which cancels them); in each execute cycle
+    (ISSUE_LATENCY edges after the issue) the match vector and port are checked, and the row
+    read RESULT_LATENCY cycles later."""
     seed = params.rows * 1000 + params.tracks * 10 + params.domains
     rng = np.random.default_rng(seed)
     R, T, D = params.rows, params.tracks, params.domains
     W = T + 2
     dut = CamArray(params, storage)
+    top, rst = with_reset(dut)
     model = ArrayModel(R, T, D)
     in_flight = deque()  # issued operations not yet executing, oldest first
     reads = deque()  # the row each execute cycle read, oldest first
@@ -100,8 +111,9 @@ def test_cam_array_random(params, storage):
         execute cycle follows, and apply it to the model."""
         op = {**ARRAY_IDLE, **inputs, "where": where}
         for name, value in op.items():
-            if name not in ("write_rows", "where"):
+            if name not in ("write_rows", "where", "reset"):
                 ctx.set(getattr(dut, name), value)
+        ctx.set(rst, op.get("reset", 0))
         await ctx.tick()
         in_flight.append(op)
         if len(in_flight) < ISSUE_LATENCY:
@@ -129,7 +141,8 @@ def test_cam_array_random(params, storage):
                 write_value=int(rng.integers(0, 1 << W)),
                 load_en=int(rng.random() < 0.3), load_data=int(rng.integers(0, 1 << T)),
                 load_mask=int(rng.integers(0, 1 << T)),
-                shift_en=int(rng.random() < 0.3), shift_to=int(rng.integers(0, D)))
+                shift_en=int(rng.random() < 0.3), shift_to=int(rng.integers(0, D)),
+                reset=int(rng.random() < 0.03))
         # Read every domain back through the ports.
         for d in range(D):
             await issue(ctx, f"seed {seed} shift to {d}", shift_en=1, shift_to=d)
@@ -138,7 +151,7 @@ def test_cam_array_random(params, storage):
         for _ in range(ISSUE_LATENCY - 1 + RESULT_LATENCY):
             await issue(ctx, f"seed {seed} last reads")
 
-    simulate(dut, bench, f"cam_array_{size_id(params)}_{storage}")
+    simulate(top, bench, f"cam_array_{size_id(params)}_{storage}")
 
 
 def test_cam_array_rejects_bad_params():
@@ -153,18 +166,22 @@ def test_cam_array_rejects_bad_params():
 @pytest.mark.parametrize("rows", [1, 2, 5, 8, 13, 16, 17, 40, 150])
 def test_tag_logic_random(rows):
     """Random updates, clears and shifts (each followed by the idle cycles it takes), issued
-    one a cycle; in each execute cycle (ISSUE_LATENCY edges after the issue) the tags are
-    checked, and RESULT_LATENCY cycles later what was read off them."""
+    one a cycle, now and then with rst (a clear, cancelling a shift in flight); in each
+    execute cycle (ISSUE_LATENCY edges after the issue) the tags are checked, and
+    RESULT_LATENCY cycles later what was read off them."""
     rng = np.random.default_rng(rows)
     dut = TagLogic(rows)
+    top, rst = with_reset(dut)
     model = TagModel(rows)
     in_flight = deque()  # issued operations not yet executing, oldest first
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
 
     async def bench(ctx):
-        for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY - 1 + RESULT_LATENCY):
+        for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY - 1 + RESULT_LATENCY,
+                                     reset_rate=0.03):
             for name in TAG_CONTROLS:
                 ctx.set(getattr(dut, name), issued[name])
+            ctx.set(rst, issued["reset"])
             await ctx.tick()
             in_flight.append(issued)
             if len(in_flight) < ISSUE_LATENCY:
@@ -184,7 +201,29 @@ def test_tag_logic_random(rows):
                 assert ctx.get(dut.count) == total, where
             apply_tag_op(model, executing)
 
-    simulate(dut, bench, f"tags_{rows}")
+    simulate(top, bench, f"tags_{rows}")
+
+
+@pytest.mark.parametrize("width", [1, 3, 4, 5, 8, 16, 23])
+def test_popcount(width):
+    """The group counts' popcount (counts of four bits, then adders) against numpy's count
+    of set bits, for every input up to 10 bits wide, else 1,000 random ones."""
+    rng = np.random.default_rng(width)
+    values = (range(1 << width) if width <= 10
+              else (int(v) for v in rng.integers(0, 1 << width, 1000)))
+    top = Module()
+    bits, count = Signal(width), Signal(8)
+    top.d.comb += count.eq(popcount(bits))
+
+    async def bench(ctx):
+        for value in values:
+            ctx.set(bits, value)
+            expected = int(np.unpackbits(np.array([value], dtype=">u4").view(np.uint8)).sum())
+            assert ctx.get(count) == expected, value
+
+    sim = Simulator(top)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
