@@ -33,7 +33,7 @@ TOOLS = Path(sys.executable).parent  # the YoWASP wrappers installed beside this
 
 
 class SynthWrapper(Elaboratable):
-    """RtmapTop behind a handful of pins, each registered: serial in, XOR-folded out."""
+    """RtmapTop behind a handful of pins, each synchronised: serial in, XOR-folded out."""
 
     def __init__(self, params: MachineParams):
         self.params = params
@@ -49,12 +49,18 @@ class SynthWrapper(Elaboratable):
         m = Module()
         m.domains.sync = ClockDomain()
 
-        def registered(pin):
-            held = Signal(reset_less=True, name=f"{pin.name}_reg")
-            m.d.sync += held.eq(pin)
+        def synchronised(pin):
+            """The pin through two flip-flops, as a board synchronises an asynchronous input:
+            the first may sit by the pad, the second by the logic it drives (one alone, placed
+            by the pad, made the pin's logic start a net across the chip)."""
+            held = pin
+            for stage in (1, 2):
+                later = Signal(reset_less=True, name=f"{pin.name}_sync{stage}")
+                m.d.sync += later.eq(held)
+                held = later
             return held
 
-        m.d.comb += ResetSignal("sync").eq(registered(self.reset))
+        m.d.comb += ResetSignal("sync").eq(synchronised(self.reset))
         m.submodules.top = top = RtmapTop(self.params)
         feed = Signal(len(top.prog.payload.as_value()) + self.params.tracks, reset_less=True)
         m.d.sync += feed.eq(Cat(self.serial_in, feed[:-1]))
@@ -65,11 +71,11 @@ class SynthWrapper(Elaboratable):
         m.d.sync += folded.eq(Cat(*(outputs[i::8].xor() for i in range(8))))
         m.d.comb += [
             top.prog.payload.eq(feed[:len(top.prog.payload.as_value())]),
-            top.prog.valid.eq(registered(self.prog_valid)),
+            top.prog.valid.eq(synchronised(self.prog_valid)),
             top.data_in.payload.eq(feed[-self.params.tracks:]),
-            top.data_in.valid.eq(registered(self.data_valid)),
-            top.data_out.ready.eq(registered(self.out_ready)),
-            top.start.eq(registered(self.start)),
+            top.data_in.valid.eq(synchronised(self.data_valid)),
+            top.data_out.ready.eq(synchronised(self.out_ready)),
+            top.start.eq(synchronised(self.start)),
             self.folded.eq(folded),
         ]
         return m

@@ -53,10 +53,6 @@ def index_bits(count: int) -> int:
 
 STORAGE_KINDS = ("distributed", "block")
 
-# The inputs sampled at issue (copied per region, then per group), and the enables among them.
-ISSUED = ("search_key", "search_mask", "search_void", "write_en", "write_mask", "write_value",
-          "row", "load_en", "load_data", "load_mask", "shift_en", "shift_to")
-ENABLES = ("write_en", "load_en", "shift_en")
 
 
 def check_storage(component, storage) -> str:
@@ -161,11 +157,32 @@ class CamArray(wiring.Component):
         split = index_split(group_rows)
         spans = row_groups(self.params.rows, group_rows)
         region_of = group_regions(len(spans), group_rows)
-        # The first level of copies: every issued input, once per region of groups.
+        # The first level of copies, once per region of groups: the issued inputs that each
+        # group decodes for itself (the search, the row, the shift), and what a load or a
+        # write does to a row's columns, decoded before this level (a shift wins over a load,
+        # which wins over a write) so that no region's copy of an enable drives every column
+        # of its groups. Those that say what changes reset to nothing: rst cancels what is
+        # issued with it.
+        loads = self.load_en & ~self.shift_en
+        writes = self.write_en & ~self.load_en & ~self.shift_en
+        wmask, wvalue = self.write_mask, self.write_value
+        issued = {  # name: (value, resettable)
+            "search_key": (self.search_key, False),
+            "search_mask": (self.search_mask, False),
+            "search_void": (self.search_void, False),
+            "row": (self.row, False),
+            "shift_en": (self.shift_en, True),
+            "shift_to": (self.shift_to, False),
+            "loads": (loads, True),
+            "change_cols": (Mux(loads, self.load_mask, Mux(writes, wmask[:tracks], 0)), True),
+            "change_to": (Mux(loads, self.load_data, wvalue[:tracks]), False),
+            "flag_cols": (Mux(writes, wmask[tracks:], 0), True),
+            "flag_to": (wvalue[tracks:], False),
+        }
         regions = region_of[-1] + 1
-        copies = {name: region_copies(m, getattr(self, name), name, regions,
-                                      resettable=name in ENABLES) for name in ISSUED}
-        regional = [{name: copies[name][r] for name in ISSUED} for r in range(regions)]
+        copies = {name: region_copies(m, value, name, regions, resettable)
+                  for name, (value, resettable) in issued.items()}
+        regional = [{name: copies[name][r] for name in issued} for r in range(regions)]
         groups = []
         for g, rows in enumerate(spans):
             group = _RowGroup(self, g, rows, split, regional[region_of[g]])
@@ -229,29 +246,22 @@ class _RowGroup(Elaboratable):
 
         key, mask, void = issued("search_key"), issued("search_mask"), issued("search_void")
         shift_to = issued("shift_to")
-        # Decoded from the region's copies into the group's, so that what the operation does
-        # to a bit is settled before the cycle that carries it out: whether the port moves
-        # (from where this cycle leaves it: the RAM write and the cache load); for a load or a
-        # write (a shift wins over a load, which wins over a write), the columns it changes,
-        # their new values, and whether the rows it changes are the tagged ones or the load's
-        # (one-hot). (A reset cancels an operation in the region copies, before these.)
+        # For a load or write: the columns it changes and their new values (decoded before
+        # the region's copies), and whether the rows it changes are the tagged ones or the
+        # load's (one-hot). Decoded from the region's copies into the group's, so that what the
+        # operation does to a bit is settled before the cycle that carries it out: whether the
+        # port moves (from where this cycle leaves it: the RAM write and the cache load).
+        change_cols, change_to = issued("change_cols"), issued("change_to")
+        flag_cols, flag_to = issued("flag_cols"), issued("flag_to")
         moves = Signal()
         port_then = Mux(moves, shift_to, port)
         m.d.comb += moves.eq(replica(m, inputs["shift_en"] & (inputs["shift_to"] != port_then),
                                      "shift_moves", g))
-        split, row = self.split, inputs["row"]
-        loads = inputs["load_en"] & ~inputs["shift_en"]
-        writes = inputs["write_en"] & ~inputs["load_en"] & ~inputs["shift_en"]
+        split, row, loads = self.split, inputs["row"], inputs["loads"]
         in_group = row[split:] == g if len(row) > split else Const(1)
         is_load = replica(m, loads, "is_load", g)
         load_rows = replica(m, Cat(loads & in_group & (row[:split] == i) for i in range(count)),
                             "load_rows", g)
-        wmask, wvalue = inputs["write_mask"], inputs["write_value"]
-        change_cols = replica(m, Mux(loads, inputs["load_mask"], Mux(writes, wmask[:tracks], 0)),
-                              "change_cols", g)
-        change_to = replica(m, Mux(loads, inputs["load_data"], wvalue[:tracks]), "change_to", g)
-        flag_cols = replica(m, Mux(writes, wmask[tracks:], 0), "flag_cols", g)
-        flag_to = replica(m, wvalue[tracks:], "flag_to", g)
         row_in_group = replica(m, row[:split], "row_in_group", g)
 
         # Row r's tracks are bits [r*T, (r+1)*T), its flags bits [r*2, r*2+2). ``cache`` is

@@ -12,9 +12,10 @@ both has many loads and crosses the chip. An issued input so takes ``ISSUE_LATEN
 to reach the rows.
 
 Synthesis tools merge registers with the same input unless told not to; replicas carry
-``keep`` (which Verilog-reading tools honour) and are named ``..._replica<group>`` so that
-:data:`YOSYS_KEEP_REPLICAS` can mark their flip-flops for Yosys, whose register merging looks
-at cells, not wires.
+``keep`` (which Verilog-reading tools honour), and :data:`YOSYS_KEEP_REPLICAS` marks the
+flip-flops of every wire with ``keep`` for Yosys, whose register merging looks at cells, not
+wires. A register that a replica copies (same input) needs ``keep`` too, or Yosys merges it
+into the replica, which then drives both registers' loads.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ ISSUE_LATENCY = 2
 RESULT_LATENCY = 3
 REPLICA_TAG = "_replica"
 
-# Run after reading the design, before synthesis: keep the flip-flops driving replicas.
-YOSYS_KEEP_REPLICAS = (f"setattr -set keep 1 w:*{REPLICA_TAG}* %ci1:+$dff[Q] "
-                       f"w:*{REPLICA_TAG}* %d")
+# Run after reading the design, before synthesis: keep the flip-flops driving wires with
+# ``keep`` (the replicas, and the registers that have one with the same input).
+YOSYS_KEEP_REPLICAS = "setattr -set keep 1 a:keep %ci1:+$dff[Q] a:keep %d"
 
 
 def array_group_rows(tracks: int) -> int:

