@@ -85,9 +85,10 @@ def region_copies(m, value, name: str, regions: int, resettable: bool = False) -
 def replica(m, value, name: str, group: int, resettable: bool = False) -> Signal:
     """A register holding ``value`` as of the last clock edge, for group ``group`` alone.
 
-    Replicas ignore ``rst`` unless ``resettable``: only the region copies of the array's
-    enables are, so that ``rst`` cancels the operations issued while it is high and reaches
-    a register per region, not every group's copies (one net across the chip)."""
+    Replicas ignore ``rst`` unless ``resettable``: only the array's region copies that say
+    what an operation changes are, so that ``rst`` cancels the operations issued while it is
+    high and reaches a few registers per region, not every group's copies (one net across
+    the chip)."""
     shape = value.shape() if hasattr(value, "shape") else Shape.cast(value)
     copy = Signal(shape, name=f"{name}{REPLICA_TAG}{group}", reset_less=not resettable,
                   attrs={"keep": 1})
