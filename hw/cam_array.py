@@ -54,7 +54,6 @@ def index_bits(count: int) -> int:
 STORAGE_KINDS = ("distributed", "block")
 
 
-
 def check_storage(component, storage) -> str:
     if storage not in STORAGE_KINDS:
         raise rejected(component, ValueError(
@@ -121,7 +120,8 @@ class CamArray(wiring.Component):
     The cache, flags and port are not reset by ``rst`` (the memory is non-volatile, like the
     RAM behind them); they start as zeros at power-on. ``rst`` cancels the operations issued
     in the cycles it is high (their region copies reset); one issued earlier is already past
-    them and is carried out. (So the reset reaches a register per region, not every group's.)
+    them and is carried out. (So the reset reaches a few registers per region, not every
+    group's copies.)
     """
 
     def __init__(self, params: MachineParams, storage: str = "distributed"):

@@ -45,8 +45,8 @@ def test_regions_hold_64_rows_of_neighbouring_groups():
     assert group_regions(3, 128) == [0, 1, 2]  # a group larger than a region is one
 
 
-def flip_flops(params: MachineParams, script: str, tmp_path: Path, block=None) -> int:
-    block = CamArray(params) if block is None else block
+def flip_flops(block, script: str, tmp_path: Path) -> int:
+    """Flip-flops of ``block`` after Yosys runs ``script`` and synthesises it."""
     (tmp_path / "block.il").write_text(rtlil.convert(block, name="block"))
     subprocess.run([str(YOSYS), "-q", "-p", f"read_rtlil block.il; {script}; "
                     "synth -top block -flatten; tee -q -o stat.txt stat"],
@@ -70,8 +70,8 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     region_wide = group_wide = 4 * W
     region_all = region_wide + 1 + 2 + port + index_bits(params.rows)
     group_all = group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
-    kept = flip_flops(params, YOSYS_KEEP_REPLICAS, tmp_path)
-    merged = flip_flops(params, "", tmp_path)
+    kept = flip_flops(CamArray(params), YOSYS_KEEP_REPLICAS, tmp_path)
+    merged = flip_flops(CamArray(params), "", tmp_path)
     assert ((groups - 1) * (region_wide + group_wide) <= kept - merged
             <= (groups - 1) * (region_all + group_all))
 
@@ -81,7 +81,7 @@ def test_yosys_keeps_the_tags_apart_from_the_shifters_copy(rows, tmp_path):
     """The tag register and the shifter's copy of it take the same input: without ``keep`` on
     both, Yosys makes them one register. The other copies of the tag logic are kept either
     way (``keep`` on each); so keeping the tags adds one flip-flop a row."""
-    kept = flip_flops(None, YOSYS_KEEP_REPLICAS, tmp_path, TagLogic(rows))
-    without_tags = flip_flops(None, YOSYS_KEEP_REPLICAS.replace("a:keep", "w:*_replica*"),
-                              tmp_path, TagLogic(rows))
+    kept = flip_flops(TagLogic(rows), YOSYS_KEEP_REPLICAS, tmp_path)
+    without_tags = flip_flops(TagLogic(rows),
+                              YOSYS_KEEP_REPLICAS.replace("a:keep", "w:*_replica*"), tmp_path)
     assert kept - without_tags == rows
