@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,25 +22,32 @@ from ..isa import COUNTERS, Combine, ErrorCode, Opcode, Query, instruction_layou
 from ..params import COUNTER_BITS, MachineParams
 from .arith import ArithSequencer
 from .cam_array import index_bits, rejected
-from .fanout import ISSUE_LATENCY
+from .fanout import ISSUE_LATENCY, delayed
 from .fetch import FILL_CYCLES, Fetch, prog_layout
 from .tags import RESULT_LATENCY
 
-__all__ = ["COUNTER_NAMES", "DRAIN_CYCLES", "FILL_CYCLES", "OUTPUT_QUEUE", "RUN_OVERHEAD",
-           "Controller", "host_members", "prog_layout"]
+__all__ = ["COUNTER_NAMES", "DRAIN_CYCLES", "FILL_CYCLES", "OUTPUT_QUEUE", "OUTPUT_STAGES",
+           "RUN_OVERHEAD", "Controller", "host_members", "prog_layout"]
 
 COUNTER_NAMES = COUNTERS  # the performance counters, in the order docs/ISA.md lists them
 
-# The outputs that drive the array and tags: registered, a cycle after their issue.
+# The outputs that drive the array and tags: registered, ``OUTPUT_STAGES`` cycles after their
+# issue.
 ARRAY_SIDE = ("key", "mask", "match_void", "tag_update", "tag_combine", "tag_clear",
               "tag_shift", "tag_shift_down", "tag_shift_count", "write_en", "row", "load_en",
               "load_data", "load_mask", "shift_en", "shift_to")
-# An issued READ or TQUERY's word reaches the output queue this many cycles later: a cycle
-# into the array-side outputs, the copies of the array and tags, then the result pipeline.
-RESULT_AFTER_ISSUE = 1 + ISSUE_LATENCY + RESULT_LATENCY
+# Registers from what a cycle issues to the array-side outputs: the issue register, by the
+# logic that decides it, then a transport register, which the placer can put between it and
+# the array's region copies. (With one, at 256 rows, the issue registers sat halfway to the
+# array and pulled the fetch's decoded instruction after them.)
+OUTPUT_STAGES = 2
+# An issued READ or TQUERY's word reaches the output queue this many cycles later: into the
+# array-side outputs, the copies of the array and tags, then the result pipeline.
+RESULT_AFTER_ISSUE = OUTPUT_STAGES + ISSUE_LATENCY + RESULT_LATENCY
 # Words issued but not yet taken by the host, at most: the queue's depth. Deep enough that an
-# always-ready host never makes a READ wait.
-OUTPUT_QUEUE = 8
+# always-ready host never makes a READ wait (a word is owed from its issue until the cycle
+# after it is queued), and a power of two.
+OUTPUT_QUEUE = 1 << (RESULT_AFTER_ISSUE + 1).bit_length()
 # Cycles from the edge that ends a run (HALT or a fault) to done/error on the ports: by then
 # every word the run produced is in the output queue.
 DRAIN_CYCLES = RESULT_AFTER_ISSUE - 1
@@ -119,9 +126,9 @@ class Controller(wiring.Component):
 
     Members (array side; :class:`RtmapTop` wires them)
     --------------------------------------------------
-    These outputs are registers: what was issued in the previous cycle. The array and tags
-    register them again, per region and then per row group, and carry them out in the cycle
-    after that (``ISSUE_LATENCY`` edges later).
+    These outputs are registers: what was issued ``OUTPUT_STAGES`` cycles earlier. The array
+    and tags register them again, per region and then per row group, and carry them out in
+    the cycle after that (``ISSUE_LATENCY`` edges later).
 
     key, mask : Out(T + 2)
         The current SEARCH's or WRITE's slots as a key and a column mask (for WRITE, a later
@@ -185,11 +192,17 @@ class Controller(wiring.Component):
         m = Module()
         p = self.params
         m.submodules.fetch = fetch = Fetch(p, self.program)
-        # What this cycle issues; the array-side outputs are these, registered (so that the
-        # wires that cross the chip to the array's row groups start at a register).
+        # What this cycle issues; the array-side outputs are these, registered OUTPUT_STAGES
+        # times (so that the wires that cross the chip to the array's row groups start at a
+        # register, and the issue logic's own registers stay by it). ``rst`` cancels what it
+        # issues: only the first stage resets.
         issue = SimpleNamespace(**{name: Signal.like(getattr(self, name), name=f"issue_{name}")
                                    for name in ARRAY_SIDE})
-        m.d.sync += [getattr(self, name).eq(getattr(issue, name)) for name in ARRAY_SIDE]
+        for name in ARRAY_SIDE:
+            issued = Signal.like(getattr(issue, name), name=f"issued_{name}")
+            m.d.sync += issued.eq(getattr(issue, name))
+            m.d.comb += getattr(self, name).eq(
+                delayed(m, Value.cast(issued), OUTPUT_STAGES - 1, f"sent_{name}"))
 
         # -- state ----------------------------------------------------------------------------
         running = Signal()  # issuing
@@ -269,9 +282,12 @@ class Controller(wiring.Component):
         emit = Signal()  # a READ or TQUERY issues
         emit_query = Signal()
         taken = self.data_out.valid & self.data_out.ready
-        owed_next = Signal.like(owed)
-        m.d.comb += owed_next.eq(owed + emit - taken)
-        m.d.sync += [owed.eq(owed_next), room.eq(owed_next != OUTPUT_QUEUE)]
+        # Both outcomes worked out from registers and the host's ready, then chosen by emit,
+        # which is late (it waits on the instruction's checks).
+        left = Signal.like(owed)  # owed, less the word the host takes in this cycle
+        m.d.comb += left.eq(owed - taken)
+        m.d.sync += [owed.eq(Mux(emit, left + 1, left)),
+                     room.eq(Mux(emit, left != OUTPUT_QUEUE - 1, left != OUTPUT_QUEUE))]
         # The issued word's kind, delayed until its result arrives.
         what = payload.query.what
         in_flight = [Signal(2 + len(what), name=f"in_flight{i}")

@@ -6,10 +6,10 @@ data comes 5.8 ns after the clock), so its word goes straight into a register (t
 stage) and is decoded from there into the *decoded* stage. While the controller issues
 instruction i, the raw stage holds i + 1 and the read port shows i + 2. One instruction per
 cycle, no bubbles (only the two cycles after ``start`` fill the stages). When the controller
-stalls, the read port and raw stage move once more, the raw word into a *spare* register that
-the decoded stage takes first: so the fetch address and the stages before the decoded one wait
-on registers only, not on the controller's decision to advance, which is late in the cycle
-(it depends on the host streams and the instruction's own cycles).
+stalls, the read port and raw stage move once more, the raw word (decoded) into a *spare*
+register that the decoded stage takes first: so the fetch address and the stages before the
+decoded one wait on registers only, not on the controller's decision to advance, which is
+late in the cycle (it depends on the host streams and the instruction's own cycles).
 
 * the fetch address is the word after the one on the read port, which this block knows
   without looking at that word: only ``loop`` and ``endl`` change the flow, and their effect
@@ -25,7 +25,7 @@ on registers only, not on the controller's decision to advance, which is late in
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -67,6 +67,20 @@ def _kind_of(opcode, loop_count, choose=Mux):
     return choose(opcode == Opcode.LOOP.value,
                   choose(loop_count > 1, Kind.LOOP_AGAIN.value, Kind.LOOP_ONCE.value),
                   choose(opcode == Opcode.ENDL.value, Kind.ENDL.value, Kind.OTHER.value))
+
+
+def _at_most(value, limit: int):
+    """``value <= limit`` as a lookup in a constant table (LUTs), not a comparator: synthesis
+    builds comparators on the carry chain, and the 2T small chains of a load mask's decode
+    were placed as rigid macros far from the fetch."""
+    return Const(sum(1 << v for v in range(min(limit + 1, 1 << len(value)))),
+                 1 << len(value)).bit_select(value, 1)
+
+
+def _at_least(value, limit: int):
+    """``value >= limit``, as :func:`_at_most` does it."""
+    return Const(sum(1 << v for v in range(limit, 1 << len(value))),
+                 1 << len(value)).bit_select(value, 1)
 
 
 def _pick(condition: bool, if_true: int, if_false: int) -> int:
@@ -221,13 +235,12 @@ class Fetch(wiring.Component):
 
         # The raw stage's word can wait in a *spare* register: when the controller does not
         # take the decoded word, the read port and raw stage still move once, the raw word
-        # into the spare, and the decoded stage takes the spare first. So whether the fetch
-        # and raw stages move (``flow``) is a register's, not the controller's late decision
-        # (``advance``), which reaches only the decoded stage (``take``).
+        # decoded into the spare, and the decoded stage takes the spare first. So whether the
+        # fetch and raw stages move (``flow``) is a register's, not the controller's late
+        # decision (``advance``), which reaches only the decoded stage (``take``). The spare
+        # holds the word decoded, so that its select is the last input of a decoded bit, not
+        # the first of the decode logic.
         spare_full = Signal()
-        spare_word = Signal(layout.size)
-        spare_pc = Signal(p.pc_bits)
-        spare_fault = Signal(ErrorCode)
         flow = Signal()  # the fetch and raw stages take the stage before them
         take = Signal()  # the decoded stage takes the spare, or else the raw stage
         m.d.comb += [flow.eq(~self.idle & ~spare_full),
@@ -278,17 +291,25 @@ class Fetch(wiring.Component):
                     m.d.sync += depth.eq(depth - 1)
 
         # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
+        decoded = self._decode(m, r_valid, r_word, r_pc, r_fault)
+        for name, value in decoded.items():
+            stage = Value.cast(getattr(self, name))
+            spare = Signal(len(stage), name=f"spare_{name}")
+            with m.If(take):
+                m.d.sync += stage.eq(Mux(spare_full, spare, value))
+            # With ``flow`` the spare is empty and takes the raw stage's word, which counts
+            # only if the decoded stage does not take it too: so its enable waits on
+            # registers, not on ``take``.
+            with m.If(flow):
+                m.d.sync += spare.eq(value)
         with m.If(take):
             m.d.sync += spare_full.eq(0)
-            self._decode(m, spare_full | r_valid, Mux(spare_full, spare_word, r_word),
-                         Mux(spare_full, spare_pc, r_pc), Mux(spare_full, spare_fault, r_fault))
-        with m.Elif(flow & r_valid):  # (with ``flow``, the spare is empty)
-            m.d.sync += [spare_full.eq(1), spare_word.eq(r_word), spare_pc.eq(r_pc),
-                         spare_fault.eq(r_fault)]
+        with m.Elif(flow & r_valid):
+            m.d.sync += spare_full.eq(1)
         return m
 
-    def _decode(self, m, r_valid, r_word, r_pc, r_fault):
-        """Stage D: the raw word decoded into the outputs."""
+    def _decode(self, m, r_valid, r_word, r_pc, r_fault) -> dict:
+        """The raw stage's word decoded: the value of each output of the decoded stage."""
         p = self.params
         word = instruction_layout(p)(r_word)
         opcode = r_word[:OPCODE_BITS]
@@ -296,30 +317,31 @@ class Fetch(wiring.Component):
         is_op = {op: opcode == op.value for op in Opcode}
         illegal = self._illegal(m, word, opcode, is_op)
         tag_shift_cycles = tshift_cycles(p.rows)
-        m.d.sync += [
-            self.valid.eq(r_valid),
-            self.word.eq(r_word),
-            self.pc.eq(r_pc),
-            self.fault.eq(Mux(illegal & (r_fault != ErrorCode.RAN_OFF_END),
-                              ErrorCode.ILLEGAL, r_fault)),
-            self.load_mask.eq(Cat(*(
-                payload.io.first == 0 if j == 0
-                else (payload.io.first <= j) & (j <= payload.io.last)
-                for j in range(p.tracks)))),
-            self.shift_cycles.eq(Mux(is_op[Opcode.TSHIFT], tag_shift_cycles,
-                                     payload.shift.count * p.shift_latency)),
-            self.shift_count.eq(Mux(payload.shift.count > p.domains, p.domains,
-                                    payload.shift.count)),
-            self.shift_single.eq(Mux(is_op[Opcode.TSHIFT], tag_shift_cycles == 1,
-                                     payload.shift.count == 1 if p.shift_latency == 1 else 0)),
-            self.simple.eq(opcode.matches(*(op.value for op in (
-                Opcode.SEARCH, Opcode.WRITE, Opcode.SETROW, Opcode.LOOP, Opcode.ENDL)))),
-            self.is_shift.eq(is_op[Opcode.SHIFT] | is_op[Opcode.TSHIFT]),
-            self.is_arith.eq(is_op[Opcode.ARITH]),
-            self.is_load.eq(is_op[Opcode.LOAD]),
-            self.is_emit.eq(is_op[Opcode.READ] | is_op[Opcode.TQUERY]),
-        ]
-        self._key_and_mask(m, payload, is_op)
+        key, mask, void = self._key_and_mask(m, payload, is_op)
+        return {
+            "valid": r_valid,
+            "word": r_word,
+            "pc": r_pc,
+            "fault": Mux(illegal & (r_fault != ErrorCode.RAN_OFF_END), ErrorCode.ILLEGAL,
+                         r_fault),
+            "load_mask": Cat(*(_at_most(payload.io.first, j) & _at_least(payload.io.last, j)
+                               for j in range(p.tracks))),
+            "shift_cycles": Mux(is_op[Opcode.TSHIFT], tag_shift_cycles,
+                                payload.shift.count * p.shift_latency),
+            "shift_count": Mux(payload.shift.count > p.domains, p.domains,
+                               payload.shift.count),
+            "shift_single": Mux(is_op[Opcode.TSHIFT], tag_shift_cycles == 1,
+                                payload.shift.count == 1 if p.shift_latency == 1 else 0),
+            "simple": opcode.matches(*(op.value for op in (
+                Opcode.SEARCH, Opcode.WRITE, Opcode.SETROW, Opcode.LOOP, Opcode.ENDL))),
+            "is_shift": is_op[Opcode.SHIFT] | is_op[Opcode.TSHIFT],
+            "is_arith": is_op[Opcode.ARITH],
+            "is_load": is_op[Opcode.LOAD],
+            "is_emit": is_op[Opcode.READ] | is_op[Opcode.TQUERY],
+            "key": key,
+            "mask": mask,
+            "match_void": void,
+        }
 
     def _illegal(self, m, word, opcode, is_op):
         """The word is not an instruction this machine can run (docs/ISA.md, ILLEGAL)."""
@@ -352,8 +374,8 @@ class Fetch(wiring.Component):
                                       | arith_too_wide)))
         return illegal
 
-    def _key_and_mask(self, m, payload, is_op):
-        """Register the SEARCH's or WRITE's slots as a key and a mask (and match_void)."""
+    def _key_and_mask(self, m, payload, is_op) -> tuple:
+        """The SEARCH's or WRITE's slots as a key and a mask, and match_void."""
         p = self.params
         key = Signal(p.columns)
         mask = Signal(p.columns)
@@ -374,4 +396,4 @@ class Fetch(wiring.Component):
         void = Cat(*(slots[i].enable & slots[j].enable & (slots[i].col == slots[j].col)
                      & (slots[i].value != slots[j].value)
                      for i in range(SEARCH_SLOTS) for j in range(i + 1, SEARCH_SLOTS))).any()
-        m.d.sync += [self.key.eq(key), self.mask.eq(mask), self.match_void.eq(void)]
+        return key, mask, void

@@ -40,12 +40,12 @@ from hw_models import (
 
 from rtmap.hw.arith import ArithSequencer
 from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
-from rtmap.hw.controller import FILL_CYCLES, Controller
+from rtmap.hw.controller import FILL_CYCLES, OUTPUT_STAGES, Controller
 from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.hw.fanout import ISSUE_LATENCY
 from rtmap.hw.tags import RESULT_LATENCY, TagLogic, popcount
 from rtmap.hw.top import RtmapTop
-from rtmap.isa import ErrorCode, Opcode, illegal_reason
+from rtmap.isa import ErrorCode, Opcode, field_offsets, illegal_reason
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -330,6 +330,31 @@ def test_top_random_programs(params, storage):
     simulate(dut, bench, f"top_{size_id(params)}_{storage}")
 
 
+@pytest.mark.parametrize("gap", [0.8, 0.95])
+def test_top_slow_host_fills_the_output_queue(gap):
+    """Back-to-back READs to a host that rarely takes a word: the queue fills, READs wait,
+    and every word still arrives, in order, as the simulator has them."""
+    params = MachineParams(rows=8, tracks=6, domains=4, program_depth=64)
+    rng = np.random.default_rng(int(gap * 100))
+    loads = [op(Opcode.LOAD, advance=True) for _ in range(params.rows)]
+    reads = [op(Opcode.READ, advance=True) for _ in range(params.rows)]
+    words = enc(params, op(Opcode.SETROW, row=0), *loads, op(Opcode.SETROW, row=0), *reads,
+                op(Opcode.SETROW, row=0), *reads, op(Opcode.SETROW, row=0), *reads[:5],
+                op(Opcode.HALT))
+    inputs = [int(x) for x in rng.integers(0, 1 << params.tracks, params.rows)]
+    dut = RtmapTop(params)
+
+    async def bench(ctx):
+        await load_program(ctx, dut, words, params)
+        got = await run_once(ctx, dut, inputs, rng, gap)
+        expected = run_machine(words, params, inputs, ArrayModel(params.rows, params.tracks,
+                                                                 params.domains))
+        assert len(expected.outputs) == 2 * params.rows + 5
+        check_against_model(got, expected, f"gap {gap}", gap)
+
+    simulate(dut, bench, f"top_slow_host_{gap}")
+
+
 @pytest.mark.parametrize("subtract", [False, True], ids=["add", "sub"])
 def test_top_add_sub_from_init(subtract):
     """A program given at generation time runs after reset with just a start pulse."""
@@ -386,13 +411,17 @@ def test_top_errors(case):
 
 
 def test_controller_decode():
-    """Legality, the slots' key and mask, and contradictory slots, on random words."""
+    """Legality, the slots' key and mask, contradictory slots, and a LOAD's tracks, on random
+    words."""
     params = MachineParams(rows=3, tracks=5, domains=4, program_depth=4)  # 7 columns of 8
     rng = np.random.default_rng(3)
     dut = Controller(params)
     width = dut.prog.payload.shape().size - params.pc_bits
     words = [int(x) for x in rng.integers(0, 1 << width, 150)]
     words += [int(x) & ~0xF | int(rng.choice([2, 3])) for x in rng.integers(0, 1 << width, 150)]
+    words += [int(x) & ~0xF | Opcode.LOAD.value for x in rng.integers(0, 1 << width, 60)]
+    first_at, first_bits = field_offsets(params)["payload.io.first"]
+    last_at, last_bits = field_offsets(params)["payload.io.last"]
 
     async def bench(ctx):
         for word in words:
@@ -403,7 +432,8 @@ def test_controller_decode():
             ctx.set(dut.start, 1)
             await ctx.tick()
             ctx.set(dut.start, 0)
-            for _ in range(FILL_CYCLES + 1):  # and the cycle of its issue: outputs are registers
+            # and the cycle of its issue: the outputs are its registers
+            for _ in range(FILL_CYCLES + OUTPUT_STAGES):
                 await ctx.tick()
             where = f"word {word:#x}"
             opcode = word & 0xF
@@ -426,6 +456,12 @@ def test_controller_decode():
                                for (c2, v2, e2) in slots[i + 1:])
                     assert ctx.get(dut.match_void) == void, where
                     assert ctx.get(dut.tag_update) == (illegal_reason(word, params) is None)
+            if opcode == Opcode.LOAD.value:
+                first = word >> first_at & ((1 << first_bits) - 1)
+                last = word >> last_at & ((1 << last_bits) - 1)
+                tracks = np.arange(params.tracks)
+                expected = int(((first <= tracks) & (tracks <= last)) @ (1 << tracks))
+                assert ctx.get(dut.load_mask) == expected, where
             while ctx.get(dut.busy):  # let loads/reads/loops fault or stall out
                 ctx.set(dut.data_in.valid, 1)
                 ctx.set(dut.data_out.ready, 1)
