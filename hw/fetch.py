@@ -69,18 +69,12 @@ def _kind_of(opcode, loop_count, choose=Mux):
                   choose(opcode == Opcode.ENDL.value, Kind.ENDL.value, Kind.OTHER.value))
 
 
-def _at_most(value, limit: int):
-    """``value <= limit`` as a lookup in a constant table (LUTs), not a comparator: synthesis
-    builds comparators on the carry chain, and the 2T small chains of a load mask's decode
-    were placed as rigid macros far from the fetch."""
-    return Const(sum(1 << v for v in range(min(limit + 1, 1 << len(value)))),
-                 1 << len(value)).bit_select(value, 1)
-
-
-def _at_least(value, limit: int):
-    """``value >= limit``, as :func:`_at_most` does it."""
-    return Const(sum(1 << v for v in range(limit, 1 << len(value))),
-                 1 << len(value)).bit_select(value, 1)
+def _holds(value, predicate):
+    """``predicate(value)`` as a lookup in a constant table (LUTs), not a comparator:
+    synthesis builds comparators on the carry chain, and the 2T small chains of a load
+    mask's decode were placed as rigid macros far from the fetch."""
+    values = range(1 << len(value))
+    return Const(sum(1 << v for v in values if predicate(v)), len(values)).bit_select(value, 1)
 
 
 def _pick(condition: bool, if_true: int, if_false: int) -> int:
@@ -292,20 +286,20 @@ class Fetch(wiring.Component):
 
         # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
         decoded = self._decode(m, r_valid, r_word, r_pc, r_fault)
-        for name, value in decoded.items():
-            stage = Value.cast(getattr(self, name))
-            spare = Signal(len(stage), name=f"spare_{name}")
-            with m.If(take):
-                m.d.sync += stage.eq(Mux(spare_full, spare, value))
-            # With ``flow`` the spare is empty and takes the raw stage's word, which counts
-            # only if the decoded stage does not take it too: so its enable waits on
-            # registers, not on ``take``.
-            with m.If(flow):
-                m.d.sync += spare.eq(value)
+        stages = {name: Value.cast(getattr(self, name)) for name in decoded}
+        spares = {name: Signal(len(stage), name=f"spare_{name}")
+                  for name, stage in stages.items()}
         with m.If(take):
             m.d.sync += spare_full.eq(0)
+            m.d.sync += [stages[name].eq(Mux(spare_full, spares[name], value))
+                         for name, value in decoded.items()]
         with m.Elif(flow & r_valid):
             m.d.sync += spare_full.eq(1)
+        # With ``flow`` the spare is empty and takes the raw stage's word, which counts only
+        # if the decoded stage does not take it too: so its enable waits on registers, not on
+        # ``take``.
+        with m.If(flow):
+            m.d.sync += [spares[name].eq(value) for name, value in decoded.items()]
         return m
 
     def _decode(self, m, r_valid, r_word, r_pc, r_fault) -> dict:
@@ -324,7 +318,8 @@ class Fetch(wiring.Component):
             "pc": r_pc,
             "fault": Mux(illegal & (r_fault != ErrorCode.RAN_OFF_END), ErrorCode.ILLEGAL,
                          r_fault),
-            "load_mask": Cat(*(_at_most(payload.io.first, j) & _at_least(payload.io.last, j)
+            "load_mask": Cat(*(_holds(payload.io.first, lambda v, j=j: v <= j)
+                               & _holds(payload.io.last, lambda v, j=j: v >= j)
                                for j in range(p.tracks))),
             "shift_cycles": Mux(is_op[Opcode.TSHIFT], tag_shift_cycles,
                                 payload.shift.count * p.shift_latency),
