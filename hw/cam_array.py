@@ -75,7 +75,7 @@ class CamArray(wiring.Component):
     in the cycle that begins ``ISSUE_LATENCY`` edges later (the *execute* cycle), whose
     results land at the edge ending it; one operation may be issued every cycle. The rows are
     cut into groups (:mod:`rtmap.hw.fanout`), each with its own registered copy of the issued
-    inputs (fed by its region's copy), its own RAM and its own copy of the port register, so
+    inputs (fed by its region's copies), its own RAM and its own copy of the port register, so
     no net drives more than a group's rows.
 
     Parameters
@@ -180,7 +180,10 @@ class CamArray(wiring.Component):
             "flag_to": (wvalue[tracks:], False),
         }
         regions = region_of[-1] + 1
-        copies = {name: region_copies(m, value, name, regions, resettable)
+        # Two copies per region, one after the other: the first can sit between the
+        # controller and the region, the second among the region's groups.
+        copies = {name: [replica(m, copy, f"{name}_region_late", r) for r, copy in
+                         enumerate(region_copies(m, value, name, regions, resettable))]
                   for name, (value, resettable) in issued.items()}
         regional = [{name: copies[name][r] for name in issued} for r in range(regions)]
         groups = []

@@ -127,8 +127,8 @@ class Controller(wiring.Component):
     Members (array side; :class:`RtmapTop` wires them)
     --------------------------------------------------
     These outputs are registers: what was issued ``OUTPUT_STAGES`` cycles earlier. The array
-    and tags register them again, per region and then per row group, and carry them out in
-    the cycle after that (``ISSUE_LATENCY`` edges later).
+    and tags register them again, twice per region and then per row group, and carry them out
+    in the cycle after that (``ISSUE_LATENCY`` edges later).
 
     key, mask : Out(T + 2)
         The current SEARCH's or WRITE's slots as a key and a column mask (for WRITE, a later

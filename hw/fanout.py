@@ -9,7 +9,9 @@ each copy then drives one group's rows only. The copies are fed through a second
 copies, one per *region* of neighbouring groups (``REGION_ROWS`` rows): the controller's
 register drives a copy per region, each region's copy drives its groups' copies, so no net
 both has many loads and crosses the chip. An issued input so takes ``ISSUE_LATENCY`` cycles
-to reach the rows.
+to reach the rows. (Each region has two copies, one after the other: with one, its copies
+of the columns a load or write changes were 63 of the late endpoints of a 256-row build,
+the controller's register being too far from some regions for the decode before them.)
 
 Synthesis tools merge registers with the same input unless told not to; replicas carry
 ``keep`` (which Verilog-reading tools honour), and :data:`YOSYS_KEEP_REPLICAS` marks the
@@ -30,9 +32,9 @@ __all__ = ["GROUP_BITS", "ISSUE_LATENCY", "REGION_ROWS", "REPLICA_TAG", "RESULT_
 GROUP_BITS = 512  # array bits at the port (rows x columns) per group, about
 TAG_GROUP_ROWS = 16
 REGION_ROWS = 64  # rows per region (or one group, if larger): a power of two
-# Clock edges from an issued input to the cycle the rows carry it out: the region's copy, then
-# the group's.
-ISSUE_LATENCY = 2
+# Clock edges from an issued input to the cycle the rows carry it out: two copies per region
+# (the first free to sit between the controller and the region), then the group's.
+ISSUE_LATENCY = 3
 # Cycles from the cycle whose rows (or tags) a result describes to the cycle it is on the
 # output: the same tree the other way, a register stage per group, per region, then one
 # across the regions.

@@ -1,15 +1,18 @@
-"""The front end: program memory, fetch, decode and the loop stack, two instructions ahead.
+"""The front end: program memory, fetch, decode and the loop stack, three instructions ahead.
 
 The controller issues the instruction in a register, :class:`Fetch`'s decoded output, never
 the word on program memory's read port: block RAM is slow to its outputs (on an ECP5 the read
 data comes 5.8 ns after the clock), so its word goes straight into a register (the *raw*
-stage) and is decoded from there into the *decoded* stage. While the controller issues
-instruction i, the raw stage holds i + 1 and the read port shows i + 2. One instruction per
-cycle, no bubbles (only the two cycles after ``start`` fill the stages). When the controller
-stalls, the read port and raw stage move once more, the raw word (decoded) into a *spare*
-register that the decoded stage takes first: so the fetch address and the stages before the
-decoded one wait on registers only, not on the controller's decision to advance, which is
-late in the cycle (it depends on the host streams and the instruction's own cycles).
+stage), is decoded from there into the *decode* stage's registers, and taken from those into
+the *decoded* stage. (The raw stage's register is placed by program memory: at 256 rows, a
+net from it to the decode logic took 6.4 ns, so the decode gets a cycle of its own.) While
+the controller issues instruction i, the decode stage holds i + 1, the raw stage i + 2 and
+the read port shows i + 3. One instruction per cycle, no bubbles (only the three cycles after
+``start`` fill the stages). When the controller stalls, the read port, raw and decode stages
+move once more, the decode stage's word into a *spare* register that the decoded stage takes
+first: so the fetch address and the stages before the decoded one wait on registers only,
+not on the controller's decision to advance, which is late in the cycle (it depends on the
+host streams and the instruction's own cycles).
 
 * the fetch address is the word after the one on the read port, which this block knows
   without looking at that word: only ``loop`` and ``endl`` change the flow, and their effect
@@ -44,8 +47,9 @@ from ..params import LOOP_DEPTH, MachineParams
 
 __all__ = ["FILL_CYCLES", "KIND_BITS", "Fetch", "Kind", "prog_layout"]
 
-# Cycles from ``start`` until the first instruction is decoded: the raw and decoded stages fill.
-FILL_CYCLES = 2
+# Cycles from ``start`` until the first instruction is decoded: the raw, decode and decoded
+# stages fill.
+FILL_CYCLES = 3
 
 
 KIND_BITS = 2
@@ -227,16 +231,15 @@ class Fetch(wiring.Component):
         back = Signal()  # the word at F is an endl that jumps back
         m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & innermost["again"])
 
-        # The raw stage's word can wait in a *spare* register: when the controller does not
-        # take the decoded word, the read port and raw stage still move once, the raw word
-        # decoded into the spare, and the decoded stage takes the spare first. So whether the
-        # fetch and raw stages move (``flow``) is a register's, not the controller's late
-        # decision (``advance``), which reaches only the decoded stage (``take``). The spare
-        # holds the word decoded, so that its select is the last input of a decoded bit, not
-        # the first of the decode logic.
+        # The decode stage's word can wait in a *spare* register: when the controller does not
+        # take the decoded word, the read port, raw and decode stages still move once, the
+        # decode stage's word into the spare, and the decoded stage takes the spare first. So
+        # whether the fetch, raw and decode stages move (``flow``) is a register's, not the
+        # controller's late decision (``advance``), which reaches only the decoded stage
+        # (``take``).
         spare_full = Signal()
-        flow = Signal()  # the fetch and raw stages take the stage before them
-        take = Signal()  # the decoded stage takes the spare, or else the raw stage
+        flow = Signal()  # the fetch, raw and decode stages take the stage before them
+        take = Signal()  # the decoded stage takes the spare, or else the decode stage
         m.d.comb += [flow.eq(~self.idle & ~spare_full),
                      take.eq(~self.idle & (~self.valid | self.advance))]
         with m.If(self.start):
@@ -284,22 +287,32 @@ class Fetch(wiring.Component):
                         m.d.sync += [inner[k].eq(outer[k]) for k in inner]
                     m.d.sync += depth.eq(depth - 1)
 
-        # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
+        # -- stage X: the raw word decoded, its registers beside those of the decoded stage.
+        # So the raw stage's register, which the placer puts by program memory, drives only
+        # the decode logic, and the decoded stage chooses between registers.
         decoded = self._decode(m, r_valid, r_word, r_pc, r_fault)
         stages = {name: Value.cast(getattr(self, name)) for name in decoded}
+        decode = {name: Signal(len(stage), name=f"decode_{name}")
+                  for name, stage in stages.items()}
+        with m.If(self.start):
+            m.d.sync += decode["valid"].eq(0)
+        with m.Elif(flow):
+            m.d.sync += [decode[name].eq(value) for name, value in decoded.items()]
+
+        # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
         spares = {name: Signal(len(stage), name=f"spare_{name}")
                   for name, stage in stages.items()}
         with m.If(take):
             m.d.sync += spare_full.eq(0)
-            m.d.sync += [stages[name].eq(Mux(spare_full, spares[name], value))
-                         for name, value in decoded.items()]
-        with m.Elif(flow & r_valid):
+            m.d.sync += [stage.eq(Mux(spare_full, spares[name], decode[name]))
+                         for name, stage in stages.items()]
+        with m.Elif(flow & decode["valid"]):
             m.d.sync += spare_full.eq(1)
-        # With ``flow`` the spare is empty and takes the raw stage's word, which counts only
-        # if the decoded stage does not take it too: so its enable waits on registers, not on
-        # ``take``.
+        # With ``flow`` the spare is empty and takes the decode stage's word, which counts
+        # only if the decoded stage does not take it too: so its enable waits on registers,
+        # not on ``take``.
         with m.If(flow):
-            m.d.sync += [spares[name].eq(value) for name, value in decoded.items()]
+            m.d.sync += [spares[name].eq(decode[name]) for name in stages]
         return m
 
     def _decode(self, m, r_valid, r_word, r_pc, r_fault) -> dict:

@@ -60,15 +60,17 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     groups = len(row_groups(params.rows, array_group_rows(params.tracks)))
     assert groups == 3  # and so 3 regions, one group each
     W, T, port = params.columns, params.tracks, index_bits(params.domains)
-    # What Yosys would otherwise merge. Per region: the copies of key and mask, the columns
-    # a load or write changes and their new values, the flag columns and values (the wide
-    # ones), void, the shift's enable, whether it is a load, the shift target and the row.
+    # What Yosys would otherwise merge. Per region, twice (one copy after the other): the
+    # copies of key and mask, the columns a load or write changes and their new values, the
+    # flag columns and values (the wide ones), void, the shift's enable, whether it is a
+    # load, the shift target and the row.
     # Per group: the same wide ones, void, whether the shift moves, is it a load, the shift
     # target, the row within the group, and so the port register they feed. (Which rows of
     # a group a load changes differs from group to group: never merged.) Yosys may simplify
     # a few of the narrow ones either way; the wide copies must all be there.
-    region_wide = group_wide = 4 * W
-    region_all = region_wide + 1 + 2 + port + index_bits(params.rows)
+    group_wide = 4 * W
+    region_wide = 2 * group_wide
+    region_all = 2 * (group_wide + 1 + 2 + port + index_bits(params.rows))
     group_all = group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
     kept = flip_flops(CamArray(params), YOSYS_KEEP_REPLICAS, tmp_path)
     merged = flip_flops(CamArray(params), "", tmp_path)
