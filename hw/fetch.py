@@ -287,7 +287,7 @@ class Fetch(wiring.Component):
                         m.d.sync += [inner[k].eq(outer[k]) for k in inner]
                     m.d.sync += depth.eq(depth - 1)
 
-        # -- stage X: the raw word decoded, its registers beside those of the decoded stage.
+        # -- the decode stage: the raw word decoded, in registers shaped as the decoded stage's.
         # So the raw stage's register, which the placer puts by program memory, drives only
         # the decode logic, and the decoded stage chooses between registers.
         decoded = self._decode(m, r_valid, r_word, r_pc, r_fault)
