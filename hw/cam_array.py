@@ -180,10 +180,7 @@ class CamArray(wiring.Component):
             "flag_to": (wvalue[tracks:], False),
         }
         regions = region_of[-1] + 1
-        # Two copies per region, one after the other: the first can sit between the
-        # controller and the region, the second among the region's groups.
-        copies = {name: [replica(m, copy, f"{name}_region_late", r) for r, copy in
-                         enumerate(region_copies(m, value, name, regions, resettable))]
+        copies = {name: region_copies(m, value, name, regions, resettable)
                   for name, (value, resettable) in issued.items()}
         regional = [{name: copies[name][r] for name in issued} for r in range(regions)]
         groups = []

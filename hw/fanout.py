@@ -80,8 +80,11 @@ def by_region(items: list, group_rows: int) -> list[list]:
 
 
 def region_copies(m, value, name: str, regions: int, resettable: bool = False) -> list:
-    """A :func:`replica` of ``value`` per region, to feed that region's groups' replicas."""
-    return [replica(m, value, f"{name}_region", r, resettable) for r in range(regions)]
+    """Per region, two :func:`replica` of ``value`` one after the other (the first free to
+    sit between the controller and the region; only it is ``resettable``), the second to
+    feed that region's groups' replicas: ``ISSUE_LATENCY`` counts both."""
+    return [replica(m, replica(m, value, f"{name}_region", r, resettable),
+                    f"{name}_region_late", r) for r in range(regions)]
 
 
 def replica(m, value, name: str, group: int, resettable: bool = False) -> Signal:

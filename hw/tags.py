@@ -229,9 +229,7 @@ class TagLogic(wiring.Component):
         # Each group's copy of them, through its region's; the shifter's stage bits for a row
         # use the copy of that row's group.
         region_of = group_regions(len(groups), TAG_GROUP_ROWS)
-        # (Two copies per region, as the array's inputs have: ``ISSUE_LATENCY``.)
-        regional = {name: [replica(m, copy, f"tag_{name}_late", r) for r, copy in
-                           enumerate(region_copies(m, value, f"tag_{name}", region_of[-1] + 1))]
+        regional = {name: region_copies(m, value, f"tag_{name}", region_of[-1] + 1)
                     for name, value in controls.items()}
         issued = [{name: replica(m, copies[region_of[g]], f"tag_{name}", g)
                    for name, copies in regional.items() if name != "offset"}
