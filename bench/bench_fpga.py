@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import synthesize  # noqa: E402
 
+from rtmap.hw.boards.build import NEXTPNR_ECP5_TIMING  # noqa: E402
 from rtmap.params import MachineParams  # noqa: E402
 
 BUILD = Path(__file__).resolve().parent.parent / "build" / "bench" / "fpga"
@@ -31,7 +32,7 @@ def sizes() -> list[MachineParams]:
 
 
 def main() -> None:
-    print("ECP5-85F (CABGA381), target 100 MHz, nextpnr router2")
+    print(f"ECP5-85F (CABGA381), target 100 MHz, nextpnr {' '.join(NEXTPNR_ECP5_TIMING)}")
     print(f"{'machine':>12} {'LUT4':>7} {'FF':>7} {'LUTRAM':>7} {'BRAM':>5} {'Fmax MHz':>9} "
           f"{'build s':>8}  critical path")
     results = []

