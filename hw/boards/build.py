@@ -63,10 +63,11 @@ def tool_env() -> dict:
 
 
 # nextpnr-ecp5's options for timing, in board builds and bench/synth.py alike: router2 (the
-# default router stalled on large arrays); the analytic placer weighting timing 52 (default
-# 10) and the router ripping up for timing. At 256 x 32 x 16 these took the processor from
-# 81.1 to 95.6 MHz (endpoints later than 10 ns: 196 to 2), same netlist, same seed.
-NEXTPNR_ECP5_TIMING = ("--router", "router2", "--placer-heap-timingweight", "52", "--tmg-ripup")
+# default router stalled on large arrays); the analytic placer weighting timing 100 (default
+# 10); the router ripping up for timing. One 256 x 32 x 16 netlist, seed 1: 81.1 MHz with
+# router2 alone, 95.6 with weight 52, 99.3 with 100 (endpoints later than 10 ns: 196, 2, 1).
+# While timing fails, the ripup goes on for up to 500 routing passes (about 25 minutes there).
+NEXTPNR_ECP5_TIMING = ("--router", "router2", "--placer-heap-timingweight", "100", "--tmg-ripup")
 
 
 def design_name(board: Board) -> str:

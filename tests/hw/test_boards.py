@@ -65,7 +65,7 @@ def test_every_board_plans_a_build(name):
     # nextpnr gets the seed, and on ECP5 the options that buy timing on large arrays.
     script = files[f"build_rtmap_{name}.sh"]
     assert "--seed 1" in script
-    assert ("--router router2 --placer-heap-timingweight 52 --tmg-ripup" in script) \
+    assert ("--router router2 --placer-heap-timingweight 100 --tmg-ripup" in script) \
         == (board.family == "ecp5")
     # Pins: the board clock, the UART's rx and tx, one per LED role; as amaranth-boards has them.
     pins = files[f"rtmap_{name}.{CONSTRAINTS_FILE[board.family]}"]
