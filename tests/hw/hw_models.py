@@ -184,15 +184,15 @@ def every_tag_shift(rng: np.random.Generator, rows: int, quiet: int):
     ``quiet`` that do nothing."""
     idle = {"reset": False, "combine": Combine.SET, "update": False, "clear": False,
             "shift": False, "shift_down": False, "shift_count": 0, "lands": None}
+    cycles = tshift_cycles(rows)
     for down in (True, False):
         for count in range(rows + 2):
             where = f"shift by {count} {'down' if down else 'up'}"
             yield dict(idle, where=f"{where}: set", match=rng.random(rows) < 0.5, update=True)
             shift = dict(idle, shift=True, shift_down=down, shift_count=count)
-            for i in range(tshift_cycles(rows)):
+            for i in range(cycles):
                 yield dict(shift, where=f"{where}, cycle {i}", match=rng.random(rows) < 0.5,
-                           shift=i == 0, lands=(count, down) if i == tshift_cycles(rows) - 1
-                           else None)
+                           shift=i == 0, lands=(count, down) if i == cycles - 1 else None)
     for i in range(quiet):
         yield dict(idle, where=f"quiet {i}", match=np.zeros(rows, dtype=bool))
 
