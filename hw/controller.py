@@ -51,6 +51,7 @@ OUTPUT_QUEUE = 1 << (RESULT_AFTER_ISSUE + 1).bit_length()
 # Cycles from the edge that ends a run (HALT or a fault) to done/error on the ports: by then
 # every word the run produced is in the output queue.
 DRAIN_CYCLES = RESULT_AFTER_ISSUE - 1
+assert DRAIN_CYCLES > 0, "busy clears as draining ends: a run must drain"
 # Clock cycles of a run beyond its counted ones (and its stalls): the fetch stages fill after
 # start, and done shows once the last words are queued.
 RUN_OVERHEAD = FILL_CYCLES + DRAIN_CYCLES
@@ -232,9 +233,12 @@ class Controller(wiring.Component):
                    for name in COUNTER_NAMES}
         m.d.sync += [pending[name].eq(added[name]) for name in COUNTER_NAMES]
         m.d.sync += [counters[name].eq(counters[name] + pending[name]) for name in COUNTER_NAMES]
+        # ``running | (draining != 0)``, kept as a register of its own: it gates program
+        # memory's write port, and a sum of state there made the program-load handshake a
+        # critical path across the chip at 256 rows. Set at start, cleared as draining ends
+        # (DRAIN_CYCLES > 0, so a run always drains).
         busy = Signal()
         m.d.comb += [
-            busy.eq(running | (draining != 0)),
             self.busy.eq(busy),
             self.done.eq(done),
             self.error.eq(error),
@@ -253,7 +257,7 @@ class Controller(wiring.Component):
         with m.If(draining != 0):
             m.d.sync += draining.eq(draining - 1)
             with m.If(draining == 1):
-                m.d.sync += [done.eq(ended_done), error.eq(ended_error),
+                m.d.sync += [busy.eq(0), done.eq(ended_done), error.eq(ended_error),
                              error_code.eq(ended_code)]
 
         # -- the instruction --------------------------------------------------------------------
@@ -445,6 +449,7 @@ class Controller(wiring.Component):
             m.d.comb += [issue.tag_clear.eq(1), issue.shift_en.eq(1), issue.shift_to.eq(0)]
             m.d.sync += [
                 running.eq(1),
+                busy.eq(1),
                 done.eq(0),
                 error.eq(0),
                 error_code.eq(ErrorCode.NONE),
