@@ -145,6 +145,18 @@ class HostLink(wiring.Component):
         snapshot = Signal(max(INFO_BYTES, STATUS_BYTES, COUNTERS_BYTES) * 8)
         out_word = Signal(tracks)
         out_byte = Signal(range(self.word_bytes))
+        # A reply's CRC takes each byte sent one cycle after it goes: the byte sent can come
+        # from the output FIFO's block RAM (slow to its outputs) or a wide snapshot, and with
+        # the CRC step behind that the link was the slowest path of a 100 MHz board build.
+        # The reply's CRC byte goes out at least a cycle after its last payload byte.
+        crc_byte = Signal(8)
+        crc_due = Signal()
+        m.d.sync += crc_due.eq(0)
+        with m.If(crc_due):
+            m.d.sync += crc.eq(crc8_step(m, crc, crc_byte))
+
+        def sent_byte(value):
+            return [crc_byte.eq(value), crc_due.eq(1)]
 
         with m.FSM():
             with m.State("sync"):
@@ -288,7 +300,7 @@ class HostLink(wiring.Component):
                         if state == "reply_sync":
                             m.d.sync += crc.eq(0)
                         else:
-                            m.d.sync += crc.eq(crc8_step(m, crc, self.tx.payload))
+                            m.d.sync += sent_byte(self.tx.payload)
                         m.next = following
             with m.State("reply_payload"):
                 with m.If(sent == reply_bytes):
@@ -300,7 +312,7 @@ class HostLink(wiring.Component):
                         m.d.comb += self.tx.payload.eq((out_word >> (out_byte * 8))[:8])
                     m.d.comb += self.tx.valid.eq((out_byte != 0) | out_fifo.r_rdy)
                     with m.If(self.tx.valid & self.tx.ready):
-                        m.d.sync += [sent.eq(sent + 1), crc.eq(crc8_step(m, crc, self.tx.payload))]
+                        m.d.sync += [sent.eq(sent + 1), *sent_byte(self.tx.payload)]
                         with m.If(out_byte == 0):
                             m.d.comb += out_fifo.r_en.eq(1)
                             m.d.sync += out_word.eq(out_fifo.r_data)
@@ -312,7 +324,7 @@ class HostLink(wiring.Component):
                     m.d.comb += [self.tx.valid.eq(1),
                                  self.tx.payload.eq((snapshot >> (sent * 8))[:8])]
                     with m.If(self.tx.ready):
-                        m.d.sync += [sent.eq(sent + 1), crc.eq(crc8_step(m, crc, self.tx.payload))]
+                        m.d.sync += [sent.eq(sent + 1), *sent_byte(self.tx.payload)]
             with m.State("reply_crc"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(crc)]
                 with m.If(self.tx.ready):
