@@ -22,12 +22,12 @@ from ..host_link import DEFAULT_FIFO_DEPTH
 from . import Board
 
 # The share of the part's logic an array may use, per family: nextpnr needs room. On the
-# ECP5 the router's congestion grows with the array (the key, mask and tag nets reach every
-# row): 128 x 32 x 16 at 46% of the 85F took router2 ten passes and 25 minutes, while
-# 256 x 32 x 16 at 84% was still untangling after eight passes and 40 minutes. So an ECP5
-# array may use what has been seen to route. The iCE40 arrays are small: 96% of the UP5K
-# placed and routed in two minutes (20 x 8 x 8, with the pipelined processor of issue #3).
-LOGIC_HEADROOM = {"ecp5": 0.46, "ice40": 0.97}
+# ECP5, what has been seen to place and route with the pipelined processor of issue #3
+# (bench/bench_fpga.py, processor alone): 256 x 32 x 16 at 67% of the 85F (99.8 MHz, about
+# 45 minutes of nextpnr) and 320 x 32 x 16 at 83% (75 MHz, 47 minutes). (Before #3, 128 x 32
+# x 16 at 46% took router2 25 minutes and 256 x 32 x 16 at 84% did not route in 40.) The
+# iCE40 arrays are small: 96% of the UP5K placed and routed in two minutes (20 x 8 x 8).
+LOGIC_HEADROOM = {"ecp5": 0.84, "ice40": 0.97}
 
 # Block RAM shapes (depth, width) per family: ECP5 DP16KD (18 kbit), iCE40 SB_RAM40_4K (4 kbit).
 BLOCK_SHAPES = {
@@ -37,24 +37,21 @@ BLOCK_SHAPES = {
 DISTRIBUTED_SHAPE = (16, 4)  # ECP5 TRELLIS_DPR16X4
 
 # Logic model per family: LUTs and flip-flops = base + per_cell x rows x (tracks + 2)
-# + per_row x rows, least squares through whole board builds. ULX3S: 16 x 8 x 8, 64 x 16 x 16,
-# 128 x 32 x 16 and 256 x 32 x 16 (4,543, 13,921, 38,480 and 70,921 LUTs; 1,058, 2,154, 5,509
-# and 9,995 FFs): within 3% from 64 x 16 x 16 up, 16% over at 16 x 8 x 8. Those builds
-# predate the pipelined processor, which needs fewer LUTs (and more flip-flops) for the same
-# array: the LUT base is lowered (from 3,630) through its one board build, 8 x 8 x 4 with
-# 3,173 LUTs; the slopes kept, the model is 15-20% over its processor-only builds at
-# 64 x 16 x 16 and 256 x 32 x 16 (bench/bench_fpga.py: 9,814 and 59,248 LUTs, so less the
-# UART and host link), on the safe side. The pipelined processor's flip-flops grow with the
-# cells alone (each row's cache and flags, and the copies of what is issued): Yosys gave
-# 1,212, 1,358, 3,405 and 10,408 for the processor alone at 8 x 8 x 4, 16 x 8 x 8,
-# 64 x 16 x 16 and 128 x 32 x 16, nextpnr 19,362 at 256 x 32 x 16: 2.11 a cell, within 2%;
-# the base is the 8 x 8 x 4 board build's 1,700. iCEBreaker, pipelined:
+# + per_row x rows. ECP5 LUTs: least squares through the pipelined processor's builds alone
+# (bench/bench_fpga.py: 2,677, 9,377, 56,149 and 70,030 LUT4s at 16 x 8 x 8, 64 x 16 x 16,
+# 256 x 32 x 16 and 320 x 32 x 16, within 90 of each), its base raised by what a board build
+# adds (UART, host link, PLL: 1,170, the 8 x 8 x 4 board build's 3,173 LUTs less the
+# processor's share there). (Before #3 the ULX3S built 38,480 LUTs at 128 x 32 x 16.) The
+# pipelined processor's flip-flops grow with the cells alone (each row's cache and flags,
+# and the copies of what is issued): 1,341, 3,326, 19,099 and 24,498 at those sizes, 2.11 a
+# cell within 3% from 64 x 16 x 16 up; the base is the 8 x 8 x 4 board build's 1,700 less
+# its 80 cells' share. iCEBreaker, pipelined:
 # 16 x 8 x 8 and 20 x 8 x 8 placed 4,522 and 5,093 logic cells (1,694 and 1,908 flip-flops;
 # the 20 rows in two row groups of the array, where they are one now, at 5,020); the line
 # through the two. Since the fetch's decode stage and the second region copies, 20 x 8 x 8
 # placed 4,876 cells with 2,381 flip-flops: the flip-flop line moved up through it.
 LOGIC = {
-    "ecp5": {"lut": (2354, 6.77, 34.7), "ff": (1531, 2.11, 0.0)},
+    "ecp5": {"lut": (2520, 5.55, 25.6), "ff": (1531, 2.11, 0.0)},
     "ice40": {"lut": (2234, 14.3, 0.0), "ff": (1311, 5.35, 0.0)},
 }
 
