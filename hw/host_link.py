@@ -147,7 +147,7 @@ class HostLink(wiring.Component):
         out_byte = Signal(range(self.word_bytes))
         # A reply's CRC takes each byte sent one cycle after it goes: the byte sent can come
         # from the output FIFO's block RAM (slow to its outputs) or a wide snapshot, and with
-        # the CRC step behind that the link was the slowest path of a 100 MHz board build.
+        # the CRC step behind that the link was the slowest path of a board build (77 MHz).
         # The reply's CRC byte goes out at least a cycle after its last payload byte.
         crc_byte = Signal(8)
         crc_due = Signal()
