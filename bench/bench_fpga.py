@@ -25,6 +25,12 @@ from rtmap.params import MachineParams  # noqa: E402
 BUILD = Path(__file__).resolve().parent.parent / "build" / "bench" / "fpga"
 
 
+def refuse(message: str):
+    """A bad environment setting: one line on stderr, exit status 2."""
+    print(f"bench_fpga: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def sizes() -> list[MachineParams]:
     text = os.environ.get("RTMAP_FPGA_SIZES", "16x8x8,64x16x16")
     out = []
@@ -32,10 +38,12 @@ def sizes() -> list[MachineParams]:
         try:
             rows, tracks, domains = (int(v) for v in item.strip().split("x"))
         except ValueError:
-            sys.exit(f"bench_fpga: RTMAP_FPGA_SIZES item {item.strip()!r} is not "
-                     "ROWSxTRACKSxDOMAINS")
-        out.append(MachineParams(rows=rows, tracks=tracks, domains=domains,
-                                 program_depth=1024))
+            refuse(f"RTMAP_FPGA_SIZES item {item.strip()!r} is not ROWSxTRACKSxDOMAINS")
+        try:
+            out.append(MachineParams(rows=rows, tracks=tracks, domains=domains,
+                                     program_depth=1024))
+        except ValueError as error:
+            refuse(f"RTMAP_FPGA_SIZES item {item.strip()!r}: {error}")
     return out
 
 
@@ -44,8 +52,7 @@ def seeds() -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        sys.exit(f"bench_fpga: RTMAP_FPGA_SEEDS={text!r} is not a comma-separated list of "
-                 "integers")
+        refuse(f"RTMAP_FPGA_SEEDS={text!r} is not a comma-separated list of integers")
 
 
 def main() -> None:

@@ -98,11 +98,12 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
                     f"synth_ecp5 -top top -json "
                     f"{build_dir / 'top.json'}"], check=True, capture_output=True)
     synth_seconds = time.perf_counter() - start
-    placements = [place(build_dir, seed, target_mhz) for seed in seeds]
     # Every seed places the same cells: the utilisation is the first one's.
-    used = placements[0].pop("used")
-    for placement in placements[1:]:
-        del placement["used"]
+    placements, used = [], None
+    for seed in seeds:
+        placement, placed = place(build_dir, seed, target_mhz)
+        placements.append(placement)
+        used = used or placed
     return {
         "params": params.as_dict(),
         "lut4": used.get("TRELLIS_COMB", 0),
@@ -115,9 +116,10 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
     }
 
 
-def place(build_dir: Path, seed: int, target_mhz: float) -> dict:
+def place(build_dir: Path, seed: int, target_mhz: float) -> tuple[dict, dict]:
     """nextpnr on ``build_dir/top.json`` with one seed, into ``build_dir/seed<seed>``: its
-    Fmax, endpoints later than the target period, critical path and seconds."""
+    Fmax, endpoints later than the target period, critical path and seconds, and the cells
+    it used of each kind."""
     out = build_dir / f"seed{seed}"
     out.mkdir(exist_ok=True)
     start = time.perf_counter()
@@ -139,8 +141,7 @@ def place(build_dir: Path, seed: int, target_mhz: float) -> dict:
         "late_endpoints": sum(row[2] for row in late_sinks(report, 1000.0 / target_mhz)),
         "critical_path": critical_path(out / "nextpnr.log"),
         "place_seconds": round(seconds, 1),
-        "used": {name: cell["used"] for name, cell in report["utilization"].items()},
-    }
+    }, {name: cell["used"] for name, cell in report["utilization"].items()}
 
 
 def critical_path(log: Path) -> list[str]:

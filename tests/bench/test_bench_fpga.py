@@ -1,0 +1,42 @@
+"""bench/bench_fpga.py: its environment settings, and one line with status 2 for bad ones."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import bench_fpga  # noqa: E402
+
+
+def test_sizes_and_seeds_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RTMAP_FPGA_SIZES", "16x8x8, 9x4x2")
+    monkeypatch.setenv("RTMAP_FPGA_SEEDS", "3,1")
+    machines = bench_fpga.sizes()
+    assert [(m.rows, m.tracks, m.domains, m.program_depth) for m in machines] == [
+        (16, 8, 8, 1024), (9, 4, 2, 1024)]
+    assert bench_fpga.seeds() == (3, 1)
+    monkeypatch.delenv("RTMAP_FPGA_SEEDS")
+    assert bench_fpga.seeds() == (1,)
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("RTMAP_FPGA_SIZES", "16x8", "RTMAP_FPGA_SIZES item '16x8' is not ROWSxTRACKSxDOMAINS"),
+    ("RTMAP_FPGA_SIZES", "16x8x8,axbxc",
+     "RTMAP_FPGA_SIZES item 'axbxc' is not ROWSxTRACKSxDOMAINS"),
+    ("RTMAP_FPGA_SIZES", "0x8x8",
+     "RTMAP_FPGA_SIZES item '0x8x8': parameter rows=0 is out of range 1..65536"),
+    ("RTMAP_FPGA_SEEDS", "1,x",
+     "RTMAP_FPGA_SEEDS='1,x' is not a comma-separated list of integers"),
+])
+def test_bad_settings_are_one_line_with_status_2(monkeypatch, capsys, variable, value,
+                                                  message):
+    monkeypatch.setenv(variable, value)
+    read = bench_fpga.sizes if variable == "RTMAP_FPGA_SIZES" else bench_fpga.seeds
+    with pytest.raises(SystemExit) as exit_info:
+        read()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"bench_fpga: {message}\n"
