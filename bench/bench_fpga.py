@@ -2,8 +2,10 @@
 with YoWASP Yosys and nextpnr from PyPI. Slow (minutes per size; the default 256 x 32 x 16
 takes much longer), so sizes come from RTMAP_FPGA_SIZES (e.g. "16x8x8,64x16x16"), and
 nextpnr's placement seeds from RTMAP_FPGA_SEEDS (default "1"; at 256 rows Fmax depends on
-the seed, so "1,2,3" shows the spread). Results go to build/bench/fpga/fpga.json, each
-seed's nextpnr report and log to build/bench/fpga/<size>/seed<N>/.
+the seed, so "1,2,3" shows the spread), each stopped after RTMAP_FPGA_SEED_MINUTES if set
+(a failing placement's routing passes can go on for hours). Results go to
+build/bench/fpga/fpga.json, each seed's nextpnr report and log to
+build/bench/fpga/<size>/seed<N>/.
 `python bench/bench_fpga.py`.
 """
 
@@ -55,27 +57,52 @@ def seeds() -> tuple[int, ...]:
         refuse(f"RTMAP_FPGA_SEEDS={text!r} is not a comma-separated list of integers")
 
 
+def seed_minutes() -> float | None:
+    text = os.environ.get("RTMAP_FPGA_SEED_MINUTES", "")
+    if not text:
+        return None
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = 0.0
+    if not minutes > 0:
+        refuse(f"RTMAP_FPGA_SEED_MINUTES={text!r} is not a positive number of minutes")
+    return minutes
+
+
+def figure(value, width: int, decimals: int = 0) -> str:
+    """``value`` right-aligned in ``width`` columns, or "-" where there is none."""
+    return f"{value:{width}.{decimals}f}" if value is not None else f"{'-':>{width}}"
+
+
 def main() -> None:
-    machines, placement_seeds = sizes(), seeds()
+    machines, placement_seeds, minutes = sizes(), seeds(), seed_minutes()
     print(f"ECP5-85F (CABGA381), target 100 MHz, nextpnr {' '.join(NEXTPNR_ECP5_TIMING)}")
     print(f"{'machine':>12} {'LUT4':>7} {'FF':>7} {'LUTRAM':>7} {'BRAM':>5} {'seed':>5} "
           f"{'Fmax MHz':>9} {'late':>5} {'place s':>8}  critical path")
     results = []
     for params in machines:
         name = f"{params.rows}x{params.tracks}x{params.domains}"
-        result = synthesize(params, BUILD / name, seeds=placement_seeds)
+        result = synthesize(params, BUILD / name, seeds=placement_seeds,
+                            seed_minutes=minutes)
         results.append(result)
         for placement in result["placements"]:
-            print(f"{name:>12} {result['lut4']:7d} {result['ff']:7d} "
-                  f"{result['ram_distributed']:7d} {result['ram_block']:5d} "
-                  f"{placement['seed']:5d} {placement['fmax_mhz']:9.1f} "
-                  f"{placement['late_endpoints']:5d} {placement['place_seconds']:8.0f}"
-                  f"  {' -> '.join(placement['critical_path'])}")
-        if len(result["placements"]) > 1:
-            fmax = [placement["fmax_mhz"] for placement in result["placements"]]
+            path = " -> ".join(placement["critical_path"])
+            if placement["timed_out"]:
+                path = f"stopped after {minutes:g} min"
+            print(f"{name:>12} {figure(result['lut4'], 7)} {figure(result['ff'], 7)} "
+                  f"{figure(result['ram_distributed'], 7)} {figure(result['ram_block'], 5)} "
+                  f"{placement['seed']:5d} {figure(placement['fmax_mhz'], 9, 1)} "
+                  f"{figure(placement['late_endpoints'], 5)} "
+                  f"{placement['place_seconds']:8.0f}  {path}")
+        fmax = [placement["fmax_mhz"] for placement in result["placements"]
+                if not placement["timed_out"]]
+        if len(result["placements"]) > 1 and fmax:
+            stopped = len(result["placements"]) - len(fmax)
             print(f"{name:>12} over {len(fmax)} seeds: median {statistics.median(fmax):.1f} "
                   f"MHz, {min(fmax):.1f} to {max(fmax):.1f}; "
-                  f"{sum(f >= result['target_mhz'] for f in fmax)} met the target")
+                  f"{sum(f >= result['target_mhz'] for f in fmax)} met the target"
+                  + (f"; {stopped} stopped" if stopped else ""))
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / "fpga.json").write_text(json.dumps(results, indent=2))
 

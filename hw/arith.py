@@ -9,6 +9,8 @@ updates, same shifts, same cycle count (minus the loop instructions).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
@@ -36,13 +38,15 @@ class ArithSequencer(wiring.Component):
     run : In(1)
         The controller executes the ARITH this cycle (held through all its cycles).
     mode, dest, src, bits, width : In
-        The instruction's fields (legal: the controller traps illegal ones).
+        The instruction's fields (legal: the controller traps illegal ones), held from its
+        first ``run`` cycle to its last.
     first : Out(1)
         The next ``run`` cycle is the instruction's first (the controller checks the port
         range then, before anything moves).
     search, write : Out(1); key, mask : Out(T + 2)
         This cycle's array operation (a SET search, or a write of ``key`` under ``mask``) if
         it runs: no output looks at ``run``, whose range check the controller applies.
+        ``key`` and ``mask`` are registers, decided in the cycle before.
     step_up, step_back : Out(1)
         Move the port up one domain / down ``width - 1`` domains this cycle.
     last : Out(1)
@@ -70,7 +74,15 @@ class ArithSequencer(wiring.Component):
         })
 
     def elaborate(self, platform):
-        m = Module()
+        # ``steps`` holds the state, which moves only while ``run`` is high (every sync
+        # statement in it is enabled by ``run``: see the end); ``m`` holds the registers that
+        # are decided a cycle ahead from the state the next cycle will have if it runs, with
+        # no enable, so ``run`` (late: it waits on the controller's range check) reaches only
+        # the state. The controller runs an instruction in every cycle from its first, so
+        # the state a cycle ahead is the next cycle's except after an idle first cycle
+        # (``run`` low, so the state stays): then the carry's clearing write is decided
+        # ahead, and the first cycle's mask hides it.
+        m, steps = Module(), Module()
         p = self.params
         latency = p.shift_latency
         stage = Signal(Stage)
@@ -80,105 +92,145 @@ class ArithSequencer(wiring.Component):
         assert 2 * passes <= 1 << len(pass_)
         longest_wait = max(1, (p.domains - 1) * latency)
         wait = Signal(range(longest_wait + 1))  # cycles of a shift still to go after this one
-        m.d.comb += self.first.eq(stage == Stage.CLEAR_TAGS)
-
-        # -- the LUT pass at (mode, full, pass) as key bits (C, B, A) and written bits (C, B)
-        # Two facts about the domain, kept in registers beside it (they decide the last cycle,
-        # which holds or moves the controller's whole fetch pipeline: no compare on that path).
         full = Signal()  # the source still has bits at this domain
         top = Signal()  # the last domain
-        key_c, key_b, key_a, value_c, value_b = (Signal(name=n) for n in (
-            "key_c", "key_b", "key_a", "value_c", "value_b"))
-        last_pass = Signal()  # this cycle is the write of the domain's last pass
+        first = Signal(init=1)  # stage == CLEAR_TAGS
+        state = SimpleNamespace(stage=stage, domain=domain, pass_=pass_, wait=wait, full=full,
+                                top=top)
+        # The state of the next cycle if this one runs: the state, but as the cases below
+        # change it.
+        following = SimpleNamespace(**{name: Signal.like(value, name=f"next_{name}")
+                                       for name, value in vars(state).items()})
+        steps.d.comb += [getattr(following, name).eq(value)
+                         for name, value in vars(state).items()]
+        steps.d.sync += [value.eq(getattr(following, name))
+                         for name, value in vars(state).items()]
+        steps.d.sync += first.eq(following.stage == Stage.CLEAR_TAGS)
+        m.d.comb += self.first.eq(first)
+
+        # The step back's last cycle: a step of one cycle (width 2 at latency 1, spelled
+        # without the multiply), or the last of its wait.
+        one_cycle_back = self.width == 2 if latency == 1 else Const(0)
+
+        def returned(at):
+            return Mux(at.wait == 0, one_cycle_back, at.wait == 1)
+
+        def is_last(at):
+            """The state ``at`` is an instruction's last cycle: the last pass's write at the
+            top domain of a one-domain add, or the step back's last cycle."""
+            final_write = at.pass_[0] & self._lut_pass(m, at.pass_, at.full, "last").last_pass
+            return Mux(at.stage == Stage.PASS, final_write & at.top & (self.width == 1),
+                       (at.stage == Stage.RETURN) & returned(at))
+
+        # Decided a cycle ahead (see above): ``last`` (it holds or moves the controller's
+        # whole fetch pipeline), and the key and mask, so the controller's issue registers
+        # take them through one choice (with the add's pass decoded into them in the same
+        # cycle, that was the slowest path of a 256-row build: 9.97 ns). The destination's
+        # and source's columns are decoded into registers first: the fields hold through the
+        # instruction, and no pass reads them before its third cycle.
+        columns = {name: Signal(p.columns, name=f"{name}_column") for name in ("dest", "src")}
+        m.d.sync += [columns[name].eq(Const(1, p.columns) << getattr(self, name))
+                     for name in columns]
+        key, mask = self._operation(m, following, columns)
+        next_mask = Signal.like(self.mask)
+        m.d.sync += [self.last.eq(is_last(following)), self.key.eq(key), next_mask.eq(mask)]
+        carry_bit = Const(1, p.columns) << p.tracks  # flag f0
+        m.d.comb += self.mask.eq(Mux(first, next_mask & ~carry_bit, next_mask))
+
+        # What this cycle issues, from the state alone. None of it waits on the controller's
+        # range check, which only gates the enables it issues.
+        is_write = pass_[0]
+        last_pass = self._lut_pass(m, pass_, full, "now").last_pass
+        with steps.Switch(stage):
+            with steps.Case(Stage.CLEAR_TAGS):
+                steps.d.comb += [self.search.eq(1),  # no mask: every row matches
+                                 following.stage.eq(Stage.CLEAR_CARRY)]
+            with steps.Case(Stage.CLEAR_CARRY):
+                steps.d.comb += [self.write.eq(1), following.stage.eq(Stage.PASS),
+                                 following.domain.eq(0), following.pass_.eq(0),
+                                 following.full.eq(self.bits != 0),
+                                 following.top.eq(self.width == 1)]
+            with steps.Case(Stage.PASS):
+                steps.d.comb += [self.write.eq(is_write), self.search.eq(~is_write),
+                                 following.pass_.eq(pass_ + 1)]
+                with steps.If(last_pass):
+                    with steps.If(~top):
+                        steps.d.comb += following.stage.eq(Stage.STEP)
+                    with steps.Elif(self.width == 1):
+                        steps.d.comb += following.stage.eq(Stage.CLEAR_TAGS)
+                    with steps.Else():
+                        steps.d.comb += following.stage.eq(Stage.RETURN)
+            with steps.Case(Stage.STEP):
+                advance = Signal()
+                with steps.If(wait == 0):  # the shift's first cycle
+                    steps.d.comb += self.step_up.eq(1)
+                    if latency == 1:
+                        steps.d.comb += advance.eq(1)
+                    else:
+                        steps.d.comb += following.wait.eq(latency - 1)
+                with steps.Else():
+                    steps.d.comb += [following.wait.eq(wait - 1), advance.eq(wait == 1)]
+                with steps.If(advance):
+                    steps.d.comb += [following.stage.eq(Stage.PASS), following.pass_.eq(0),
+                                     following.domain.eq(domain + 1),
+                                     following.full.eq(domain + 1 < self.bits),
+                                     following.top.eq(domain + 1 == self.width - 1)]
+            with steps.Case(Stage.RETURN):
+                with steps.If(wait == 0):
+                    steps.d.comb += self.step_back.eq(1)
+                    with steps.If(~returned(state)):
+                        steps.d.comb += following.wait.eq((self.width - 1) * latency - 1)
+                with steps.Else():
+                    steps.d.comb += following.wait.eq(wait - 1)
+                with steps.If(returned(state)):
+                    steps.d.comb += following.stage.eq(Stage.CLEAR_TAGS)
+        m.submodules.steps = EnableInserter({"sync": self.run})(steps)
+        return m
+
+    def _lut_pass(self, m, pass_, full, name: str) -> SimpleNamespace:
+        """The LUT pass at (mode, full, pass): its key bits (C, B, A), its written bits
+        (C, B), and whether ``pass_`` is the write of the domain's last pass."""
+        bits = SimpleNamespace(**{field: Signal(name=f"{field}_{name}") for field in (
+            "key_c", "key_b", "key_a", "value_c", "value_b", "last_pass")})
         with m.Switch(Cat(pass_, full, self.mode)):
             for mode, tables in ARITH_PASSES.items():
                 for is_full, table in ((0, tables[1]), (1, tables[0])):
                     for step in range(2 * len(table)):
                         key, value = table[step // 2]
                         with m.Case(step | is_full << 3 | mode.value << 4):
-                            m.d.comb += [key_c.eq(key[0]), key_b.eq(key[1]),
-                                         value_c.eq(value[0]), value_b.eq(value[1]),
-                                         last_pass.eq(step == 2 * len(table) - 1)]
+                            m.d.comb += [bits.key_c.eq(key[0]), bits.key_b.eq(key[1]),
+                                         bits.value_c.eq(value[0]), bits.value_b.eq(value[1]),
+                                         bits.last_pass.eq(step == 2 * len(table) - 1)]
                             if is_full:
-                                m.d.comb += key_a.eq(key[2])
+                                m.d.comb += bits.key_a.eq(key[2])
+        return bits
 
-        def at(column, bit):
-            """``bit`` placed at ``column`` of a T + 2 wide vector."""
-            return (Const(0, p.columns) | bit) << column
+    def _operation(self, m, at, columns) -> tuple:
+        """The key and mask of the search or write in state ``at``: a LUT pass's, the
+        carry's clearing write, or zeros (the first cycle's search of every row, a shift).
+        ``columns`` holds the destination's and source's columns, one-hot."""
+        p = self.params
+        key, mask = Signal(p.columns, name="next_key"), Signal(p.columns, name="next_mask")
+        bits = self._lut_pass(m, at.pass_, at.full, "next")
+        carry = Const(1, p.columns) << p.tracks  # flag f0
+        dest, src = columns["dest"], columns["src"]
 
-        carry = p.tracks  # flag f0
-        carry_bit = Const(1, p.columns) << carry
-        is_write = pass_[0]
+        def spread(bit):
+            return bit.replicate(p.columns)
 
-        # The last cycle, from the state alone (not ``run``, which waits on the controller's
-        # range check: ``last`` holds or moves its whole fetch pipeline). The first cycle is
-        # never the last, so the check has always passed when ``last`` is high.
-        returned = Signal()  # the step back's last cycle
-        # (a step back of one cycle, spelled without the multiply: width 2 at latency 1)
-        one_cycle_back = self.width == 2 if latency == 1 else Const(0)
-        m.d.comb += returned.eq(Mux(wait == 0, one_cycle_back, wait == 1))
-        with m.Switch(stage):
-            with m.Case(Stage.PASS):
-                m.d.comb += self.last.eq(is_write & last_pass & top & (self.width == 1))
-            with m.Case(Stage.RETURN):
-                m.d.comb += self.last.eq(returned)
-
-        # What this cycle issues, from the state alone; the state moves only while ``run``
-        # is high (every sync statement here is enabled by it: see the return). Neither
-        # waits on the controller's range check, which only gates the enables it issues.
-        with m.Switch(stage):
-            with m.Case(Stage.CLEAR_TAGS):
-                m.d.comb += self.search.eq(1)  # no mask: every row matches
-                m.d.sync += stage.eq(Stage.CLEAR_CARRY)
+        with m.Switch(at.stage):
             with m.Case(Stage.CLEAR_CARRY):
-                m.d.comb += [self.write.eq(1), self.mask.eq(carry_bit)]
-                m.d.sync += [stage.eq(Stage.PASS), domain.eq(0), pass_.eq(0),
-                             full.eq(self.bits != 0), top.eq(self.width == 1)]
+                m.d.comb += mask.eq(carry)
             with m.Case(Stage.PASS):
-                with m.If(is_write):
+                with m.If(at.pass_[0]):  # a pass's write
                     m.d.comb += [
-                        self.write.eq(1),
-                        self.mask.eq(carry_bit | at(self.dest, 1)),
-                        self.key.eq(at(carry, value_c) | at(self.dest, value_b)),
+                        mask.eq(carry | dest),
+                        key.eq(carry & spread(bits.value_c) | dest & spread(bits.value_b)),
                     ]
                 with m.Else():
                     m.d.comb += [
-                        self.search.eq(1),
-                        self.mask.eq(carry_bit | at(self.dest, 1) | at(self.src, full)),
-                        self.key.eq(at(carry, key_c) | at(self.dest, key_b)
-                                    | at(self.src, key_a & full)),
+                        mask.eq(carry | dest | src & spread(at.full)),
+                        key.eq(carry & spread(bits.key_c) | dest & spread(bits.key_b)
+                               | src & spread(bits.key_a & at.full)),
                     ]
-                m.d.sync += pass_.eq(pass_ + 1)
-                with m.If(last_pass):
-                    with m.If(~top):
-                        m.d.sync += stage.eq(Stage.STEP)
-                    with m.Elif(self.width == 1):
-                        m.d.sync += stage.eq(Stage.CLEAR_TAGS)
-                    with m.Else():
-                        m.d.sync += stage.eq(Stage.RETURN)
-            with m.Case(Stage.STEP):
-                advance = Signal()
-                with m.If(wait == 0):  # the shift's first cycle
-                    m.d.comb += self.step_up.eq(1)
-                    if latency == 1:
-                        m.d.comb += advance.eq(1)
-                    else:
-                        m.d.sync += wait.eq(latency - 1)
-                with m.Else():
-                    m.d.sync += wait.eq(wait - 1)
-                    m.d.comb += advance.eq(wait == 1)
-                with m.If(advance):
-                    m.d.sync += [stage.eq(Stage.PASS), domain.eq(domain + 1), pass_.eq(0),
-                                 full.eq(domain + 1 < self.bits),
-                                 top.eq(domain + 1 == self.width - 1)]
-            with m.Case(Stage.RETURN):
-                with m.If(wait == 0):
-                    m.d.comb += self.step_back.eq(1)
-                    with m.If(~returned):
-                        m.d.sync += wait.eq((self.width - 1) * latency - 1)
-                with m.Else():
-                    m.d.sync += wait.eq(wait - 1)
-                with m.If(returned):
-                    m.d.sync += stage.eq(Stage.CLEAR_TAGS)
-        return EnableInserter({"sync": self.run})(m)
-
+        return key, mask

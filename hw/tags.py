@@ -61,6 +61,9 @@ def offset_bits(rows: int) -> int:
 
 
 SHIFT_DIGIT_BITS = TSHIFT_DIGIT_BITS  # offset bits each stage of the tag shifter decides
+# Rows per copy of the last shifter stage's digit (the stage into the tags): with a copy per
+# group of 16 rows, that copy to a tag was 0.19 ns late on one placement of 256 rows.
+SHIFT_LAST_STAGE_ROWS = 4
 
 
 def shift_digits(offset_width: int) -> list[slice]:
@@ -80,29 +83,25 @@ def shift_stage_digits(stages: int) -> list[int]:
     return [1, *reversed(range(2, stages)), 0]
 
 
-def barrel_shift(m: Module, bits, groups, selects):
+def barrel_shift(m: Module, bits, stages: int, select_of):
     """``bits`` shifted by an offset s from :func:`shift_offset`: bit r of the result is bit
     r + s of ``z`` = R zeros, ``bits``, zeros (so s = R - n shifts up by n, R + n down).
 
-    One direction only, so no stage chooses a direction: a stage per base-8 digit of s (the
-    bits :func:`shift_digits` gives), in :func:`shift_stage_digits` order, each an 8-way
-    choice. Each stage but the last ends in a register, so the k-th stage works in the k-th
-    cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in all) and no cycle chains the
-    long wires of two stages. Row group ``g`` (``groups[g]``, a range of bit indices) takes
-    each stage's digit from ``selects[g]`` (lowest digit first), each a copy of that digit as
-    of its stage's cycle. A stage's bit x is the 8-way choice of the bits x + d x step before
-    it; only those that some choice can make nonzero are built (the others are constant 0).
-    The first stage's bit x reads the rows from x - R, and takes their group's digit; a later
-    stage's bit takes the digit of the group of row x, whose last stages read it."""
+    One direction only, so no stage chooses a direction: ``stages`` stages, one per base-8
+    digit of s (the bits :func:`shift_digits` gives), in :func:`shift_stage_digits` order,
+    each an 8-way choice. Each stage but the last ends in a register, so the k-th stage works
+    in the k-th cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in all) and no cycle
+    chains the long wires of two stages. ``select_of(digit, row)`` is the copy of digit
+    ``digit`` (as of its stage's cycle) that the choices for row ``row`` take. A stage's bit
+    x is the 8-way choice of the bits x + d x step before it; only those that some choice can
+    make nonzero are built (the others are constant 0). The first stage's bit x reads the
+    rows from x - R, and takes their copy of the digit; a later stage's bit takes row x's
+    copy, as its last stages read it."""
     rows = len(bits)
-    order = shift_stage_digits(len(selects[0]))
+    order = shift_stage_digits(stages)
     reach = [((1 << SHIFT_DIGIT_BITS) - 1) << (SHIFT_DIGIT_BITS * digit) for digit in order]
     value = Cat(Const(0, rows), bits, Const(0, rows + 1))
     nonzero = range(rows, 2 * rows)  # where ``value`` may be nonzero
-    group_rows, last_group = len(groups[0]), len(groups) - 1
-
-    def group_of(row):
-        return max(row, 0) // group_rows if row < rows else last_group
 
     for k, digit in enumerate(order):
         step = 1 << (SHIFT_DIGIT_BITS * digit)
@@ -110,19 +109,23 @@ def barrel_shift(m: Module, bits, groups, selects):
         nonzero = range(max(0, nonzero.start - reach[k]), min(width, nonzero.stop))
         out = Signal(width, name=f"shifted_{k}", reset_less=True)
         stage = m.d.sync if k < len(order) - 1 else m.d.comb
-        # Runs of bits that take the same group's digit, one choice of slices each (a choice
-        # per bit makes Verilog half as large again).
         reads_rows_at = -rows if k == 0 else 0
-        for g, span in itertools.groupby(nonzero, key=lambda x: group_of(x + reads_rows_at)):
+
+        def select(x, digit=digit, reads_rows_at=reads_rows_at):
+            return select_of(digit, min(max(x + reads_rows_at, 0), rows - 1))
+
+        # Runs of bits that take the same copy of the digit, one choice of slices each (a
+        # choice per bit makes Verilog half as large again).
+        for _, span in itertools.groupby(nonzero, key=lambda x: id(select(x))):
             span = list(span)
             start, stop = span[0], span[-1] + 1
-            select = selects[g][digit]
+            chooser = select(start)
             choices = []
-            for d in range(1 << len(select)):
+            for d in range(1 << len(chooser)):
                 lo, hi = start + d * step, stop + d * step
                 inside = value[min(lo, len(value)):min(hi, len(value))]
                 choices.append(Cat(inside, Const(0, (hi - lo) - len(inside))))
-            stage += out[start:stop].eq(Array(choices)[select])
+            stage += out[start:stop].eq(Array(choices)[chooser])
         value = out
     return value[:rows]
 
@@ -267,20 +270,36 @@ class TagLogic(wiring.Component):
         assert len(digits) == cycles, (self.rows, len(digits), cycles)
         stage_of = {digit: k for k, digit in enumerate(shift_stage_digits(cycles))}
 
-        def select(g, i, digit):
+        def copies(g, i, digit):
+            """Group g's copies of digit i as of its stage's cycle: one, but one per
+            ``SHIFT_LAST_STAGE_ROWS`` rows for the last stage (the one into the tags)."""
             copy = replica(m, regional["offset"][region_of[g]][digit], f"tag_offset_d{i}", g)
-            for late in range(1, stage_of[i] + 1):
+            for late in range(1, stage_of[i]):
                 copy = replica(m, copy, f"tag_offset_d{i}_late{late}", g)
-            return copy
+            if stage_of[i] == 0:
+                return [copy]
+            name = f"tag_offset_d{i}_late{stage_of[i]}"
+            if stage_of[i] < cycles - 1:
+                return [replica(m, copy, name, g)]
+            parts = row_groups(len(groups[g]), SHIFT_LAST_STAGE_ROWS)
+            return [replica(m, copy, f"{name}_s{part}", g) for part in range(len(parts))]
 
-        selects = [[select(g, i, digit) for i, digit in enumerate(digits)]
+        selects = [[copies(g, i, digit) for i, digit in enumerate(digits)]
                    for g in range(len(groups))]
+
+        def select_of(i, row):
+            group_copies = selects[row // TAG_GROUP_ROWS][i]
+            if len(group_copies) == 1:
+                return group_copies[0]
+            return group_copies[row % TAG_GROUP_ROWS // SHIFT_LAST_STAGE_ROWS]
+
         # The shifter's first stage reads the tags themselves, not a copy (Yosys packed a copy
         # with the next-tag logic and placed it between the far stages it fed: 12.6 ns from a
         # match to it at 256 rows). Its choice reaches 56 rows and ends in a register; the
         # last stage, into the tags, reaches only the 7 rows next to a tag (99.0 MHz at
-        # 256 x 32 x 16 the other way round, with that stage's wires the slowest path).
-        shifted = barrel_shift(m, tags, groups, selects)
+        # 256 x 32 x 16 the other way round, with that stage's wires the slowest path), and
+        # takes its digit from a copy per ``SHIFT_LAST_STAGE_ROWS`` rows.
+        shifted = barrel_shift(m, tags, cycles, select_of)
 
         for g, rows in enumerate(groups):
             c = issued[g]

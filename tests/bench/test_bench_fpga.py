@@ -40,3 +40,29 @@ def test_bad_settings_are_one_line_with_status_2(monkeypatch, capsys, variable, 
         read()
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == f"bench_fpga: {message}\n"
+
+
+def test_seed_minutes(monkeypatch, capsys):
+    monkeypatch.delenv("RTMAP_FPGA_SEED_MINUTES", raising=False)
+    assert bench_fpga.seed_minutes() is None
+    monkeypatch.setenv("RTMAP_FPGA_SEED_MINUTES", "2.5")
+    assert bench_fpga.seed_minutes() == 2.5
+    for bad in ("0", "-3", "soon", "nan"):
+        monkeypatch.setenv("RTMAP_FPGA_SEED_MINUTES", bad)
+        with pytest.raises(SystemExit) as exit_info:
+            bench_fpga.seed_minutes()
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == (
+            f"bench_fpga: RTMAP_FPGA_SEED_MINUTES={bad!r} is not a positive number of "
+            f"minutes\n")
+
+
+def test_a_placement_past_its_time_is_stopped(tmp_path):
+    """nextpnr takes seconds to load the ECP5's chip database alone: 60 ms stops it."""
+    import synth
+
+    (tmp_path / "top.json").write_text('{"modules": {}}')
+    placement, used = synth.place(tmp_path, 4, 100.0, minutes=0.001)
+    assert placement["timed_out"] and placement["seed"] == 4
+    assert placement["fmax_mhz"] is None and placement["late_endpoints"] is None
+    assert used == {}

@@ -545,13 +545,22 @@ def test_program_checks():
                          ids=size_id)
 def test_arith_sequencer_issues_the_micro_steps(params):
     """Cycle by cycle, the sequencer drives what rtmap.isa.micro_steps lists: each search or
-    write as its key and mask, each shift as a move in its first of count x latency cycles."""
+    write as its key and mask, each shift as a move in its first of count x latency cycles;
+    idle cycles (``run`` low) between instructions change nothing."""
     rng = np.random.default_rng(params.tracks)
     dut = ArithSequencer(params)
     instrs = [random_arith(rng, params) for _ in range(12)]
 
     async def bench(ctx):
         for instr in instrs:
+            # Idle cycles between instructions, with another instruction's fields (the
+            # controller stalls, or issues something else): nothing may carry over.
+            ctx.set(dut.run, 0)
+            for _ in range(rng.integers(0, 3)):
+                other = random_arith(rng, params)
+                for name in ("mode", "dest", "src", "bits", "width"):
+                    ctx.set(getattr(dut, name), getattr(other, name))
+                await ctx.tick()
             for name in ("mode", "dest", "src", "bits", "width"):
                 ctx.set(getattr(dut, name), getattr(instr, name))
             ctx.set(dut.run, 1)

