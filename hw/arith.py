@@ -108,6 +108,16 @@ class ArithSequencer(wiring.Component):
         steps.d.sync += first.eq(following.stage == Stage.CLEAR_TAGS)
         m.d.comb += self.first.eq(first)
 
+        # ``full`` and ``top`` of domain 0 and of the domain above this one, as of the cycle
+        # before (the fields hold through an instruction, and the domain through the cycle
+        # before a step): so the next state is a choice of registers, not of compares.
+        bottom, above = (SimpleNamespace(full=Signal(name=f"{name}_full", reset_less=True),
+                                         top=Signal(name=f"{name}_top", reset_less=True))
+                         for name in ("bottom", "above"))
+        m.d.sync += [bottom.full.eq(self.bits != 0), bottom.top.eq(self.width == 1),
+                     above.full.eq(domain + 1 < self.bits),
+                     above.top.eq(domain + 1 == self.width - 1)]
+
         # The step back's last cycle: a step of one cycle (width 2 at latency 1, spelled
         # without the multiply), or the last of its wait.
         one_cycle_back = self.width == 2 if latency == 1 else Const(0)
@@ -123,19 +133,36 @@ class ArithSequencer(wiring.Component):
                        (at.stage == Stage.RETURN) & returned(at))
 
         # Decided a cycle ahead (see above): ``last`` (it holds or moves the controller's
-        # whole fetch pipeline), and the key and mask, so the controller's issue registers
-        # take them through one choice (with the add's pass decoded into them in the same
-        # cycle, that was the slowest path of a 256-row build: 9.97 ns). The destination's
-        # and source's columns are decoded into registers first: the fields hold through the
-        # instruction, and no pass reads them before its third cycle.
-        columns = {name: Signal(p.columns, name=f"{name}_column") for name in ("dest", "src")}
+        # whole fetch pipeline), and which of the carry's, destination's and source's
+        # columns the key and mask set. The key and mask are those bits spread over the
+        # columns, decoded into registers too (the fields hold through the instruction, and
+        # no pass reads them before its third cycle), so the controller's issue registers
+        # take them through a LUT or two. (With the add's pass decoded into the key and mask
+        # in the same cycle, that was the slowest path of a 256-row build, 9.97 ns; with the
+        # key and mask registers decided ahead from the pass, 11.2 ns into them.) Not reset:
+        # they settle in the cycle after a reset, and no ARITH issues before the fetch fills.
+        columns = {name: Signal(p.columns, name=f"{name}_column", reset_less=True)
+                   for name in ("dest", "src")}
         m.d.sync += [columns[name].eq(Const(1, p.columns) << getattr(self, name))
                      for name in columns]
-        key, mask = self._operation(m, following, columns)
-        next_mask = Signal.like(self.mask)
-        m.d.sync += [self.last.eq(is_last(following)), self.key.eq(key), next_mask.eq(mask)]
-        carry_bit = Const(1, p.columns) << p.tracks  # flag f0
-        m.d.comb += self.mask.eq(Mux(first, next_mask & ~carry_bit, next_mask))
+        ahead = self._operation(m, following)
+        sets = SimpleNamespace(**{name: Signal(name=f"sets_{name}", reset_less=True)
+                                  for name in vars(ahead)})
+        m.d.sync += [getattr(sets, name).eq(value) for name, value in vars(ahead).items()]
+        m.d.sync += self.last.eq(is_last(following))
+        carry = Const(1, p.columns) << p.tracks  # flag f0
+
+        def spread(bit):
+            return bit.replicate(p.columns)
+
+        m.d.comb += [
+            self.key.eq(carry & spread(sets.key_carry) | columns["dest"] & spread(sets.key_dest)
+                        | columns["src"] & spread(sets.key_src)),
+            # (the carry's clearing write decided ahead of an idle first cycle: see above)
+            self.mask.eq(carry & spread(sets.mask_carry & ~first)
+                         | columns["dest"] & spread(sets.mask_dest)
+                         | columns["src"] & spread(sets.mask_src)),
+        ]
 
         # What this cycle issues, from the state alone. None of it waits on the controller's
         # range check, which only gates the enables it issues.
@@ -148,8 +175,8 @@ class ArithSequencer(wiring.Component):
             with steps.Case(Stage.CLEAR_CARRY):
                 steps.d.comb += [self.write.eq(1), following.stage.eq(Stage.PASS),
                                  following.domain.eq(0), following.pass_.eq(0),
-                                 following.full.eq(self.bits != 0),
-                                 following.top.eq(self.width == 1)]
+                                 following.full.eq(bottom.full),
+                                 following.top.eq(bottom.top)]
             with steps.Case(Stage.PASS):
                 steps.d.comb += [self.write.eq(is_write), self.search.eq(~is_write),
                                  following.pass_.eq(pass_ + 1)]
@@ -173,8 +200,8 @@ class ArithSequencer(wiring.Component):
                 with steps.If(advance):
                     steps.d.comb += [following.stage.eq(Stage.PASS), following.pass_.eq(0),
                                      following.domain.eq(domain + 1),
-                                     following.full.eq(domain + 1 < self.bits),
-                                     following.top.eq(domain + 1 == self.width - 1)]
+                                     following.full.eq(above.full),
+                                     following.top.eq(above.top)]
             with steps.Case(Stage.RETURN):
                 with steps.If(wait == 0):
                     steps.d.comb += self.step_back.eq(1)
@@ -205,32 +232,24 @@ class ArithSequencer(wiring.Component):
                                 m.d.comb += bits.key_a.eq(key[2])
         return bits
 
-    def _operation(self, m, at, columns) -> tuple:
-        """The key and mask of the search or write in state ``at``: a LUT pass's, the
-        carry's clearing write, or zeros (the first cycle's search of every row, a shift).
-        ``columns`` holds the destination's and source's columns, one-hot."""
-        p = self.params
-        key, mask = Signal(p.columns, name="next_key"), Signal(p.columns, name="next_mask")
+    def _operation(self, m, at) -> SimpleNamespace:
+        """Which columns the search or write in state ``at`` sets in the key and mask: a LUT
+        pass's (carry, destination, and for a search the source while it has bits), the
+        carry's clearing write's, or none (the first cycle's search of every row, a
+        shift)."""
         bits = self._lut_pass(m, at.pass_, at.full, "next")
-        carry = Const(1, p.columns) << p.tracks  # flag f0
-        dest, src = columns["dest"], columns["src"]
-
-        def spread(bit):
-            return bit.replicate(p.columns)
-
+        sets = SimpleNamespace(**{name: Signal(name=f"next_sets_{name}") for name in (
+            "key_carry", "key_dest", "key_src", "mask_carry", "mask_dest", "mask_src")})
         with m.Switch(at.stage):
             with m.Case(Stage.CLEAR_CARRY):
-                m.d.comb += mask.eq(carry)
+                m.d.comb += sets.mask_carry.eq(1)
             with m.Case(Stage.PASS):
+                m.d.comb += [sets.mask_carry.eq(1), sets.mask_dest.eq(1)]
                 with m.If(at.pass_[0]):  # a pass's write
-                    m.d.comb += [
-                        mask.eq(carry | dest),
-                        key.eq(carry & spread(bits.value_c) | dest & spread(bits.value_b)),
-                    ]
+                    m.d.comb += [sets.key_carry.eq(bits.value_c),
+                                 sets.key_dest.eq(bits.value_b)]
                 with m.Else():
-                    m.d.comb += [
-                        mask.eq(carry | dest | src & spread(at.full)),
-                        key.eq(carry & spread(bits.key_c) | dest & spread(bits.key_b)
-                               | src & spread(bits.key_a & at.full)),
-                    ]
-        return key, mask
+                    m.d.comb += [sets.key_carry.eq(bits.key_c), sets.key_dest.eq(bits.key_b),
+                                 sets.key_src.eq(bits.key_a & at.full),
+                                 sets.mask_src.eq(at.full)]
+        return sets
