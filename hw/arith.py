@@ -46,7 +46,7 @@ class ArithSequencer(wiring.Component):
     search, write : Out(1); key, mask : Out(T + 2)
         This cycle's array operation (a SET search, or a write of ``key`` under ``mask``) if
         it runs: no output looks at ``run``, whose range check the controller applies.
-        ``key`` and ``mask`` are registers, decided in the cycle before.
+        ``key`` and ``mask`` come from registers decided in the cycle before.
     step_up, step_back : Out(1)
         Move the port up one domain / down ``width - 1`` domains this cycle.
     last : Out(1)
@@ -125,10 +125,11 @@ class ArithSequencer(wiring.Component):
         def returned(at):
             return Mux(at.wait == 0, one_cycle_back, at.wait == 1)
 
-        def is_last(at):
-            """The state ``at`` is an instruction's last cycle: the last pass's write at the
-            top domain of a one-domain add, or the step back's last cycle."""
-            final_write = at.pass_[0] & self._lut_pass(m, at.pass_, at.full, "last").last_pass
+        def is_last(at, bits):
+            """The state ``at`` (its LUT pass ``bits``) is an instruction's last cycle: the
+            last pass's write at the top domain of a one-domain add, or the step back's
+            last cycle."""
+            final_write = at.pass_[0] & bits.last_pass
             return Mux(at.stage == Stage.PASS, final_write & at.top & (self.width == 1),
                        (at.stage == Stage.RETURN) & returned(at))
 
@@ -145,11 +146,12 @@ class ArithSequencer(wiring.Component):
                    for name in ("dest", "src")}
         m.d.sync += [columns[name].eq(Const(1, p.columns) << getattr(self, name))
                      for name in columns]
-        ahead = self._operation(m, following)
+        following_pass = self._lut_pass(m, following.pass_, following.full, "next")
+        ahead = self._operation(m, following, following_pass)
         sets = SimpleNamespace(**{name: Signal(name=f"sets_{name}", reset_less=True)
                                   for name in vars(ahead)})
         m.d.sync += [getattr(sets, name).eq(value) for name, value in vars(ahead).items()]
-        m.d.sync += self.last.eq(is_last(following))
+        m.d.sync += self.last.eq(is_last(following, following_pass))
         carry = Const(1, p.columns) << p.tracks  # flag f0
 
         def spread(bit):
@@ -232,12 +234,11 @@ class ArithSequencer(wiring.Component):
                                 m.d.comb += bits.key_a.eq(key[2])
         return bits
 
-    def _operation(self, m, at) -> SimpleNamespace:
-        """Which columns the search or write in state ``at`` sets in the key and mask: a LUT
-        pass's (carry, destination, and for a search the source while it has bits), the
-        carry's clearing write's, or none (the first cycle's search of every row, a
-        shift)."""
-        bits = self._lut_pass(m, at.pass_, at.full, "next")
+    def _operation(self, m, at, bits) -> SimpleNamespace:
+        """Which columns the search or write in state ``at`` (its LUT pass ``bits``) sets in
+        the key and mask: a LUT pass's (carry, destination, and for a search the source
+        while it has bits), the carry's clearing write's, or none (the first cycle's search
+        of every row, a shift)."""
         sets = SimpleNamespace(**{name: Signal(name=f"next_sets_{name}") for name in (
             "key_carry", "key_dest", "key_src", "mask_carry", "mask_dest", "mask_src")})
         with m.Switch(at.stage):
