@@ -289,10 +289,14 @@ class _RowGroup(Elaboratable):
             block = a.storage == "block"
             # (Block RAM: one per group; the parts are for distributed RAM's fan-out.)
             part_rows = count if block else ram_part_rows(tracks)
-            for k, part in enumerate(row_groups(count, part_rows)):
+            parts = row_groups(count, part_rows)
+            for k, part in enumerate(parts):
                 bits = slice(part.start * tracks, part.stop * tracks)
+                # (One part uses the group's own copies.)
+                addresses = (shift_to, moves, port) if len(parts) == 1 else \
+                    self._part_copies(m, k, port_then)
                 self._ram_part(m, k, block, held[bits], cache[bits], unchanged[bits],
-                               port_then)
+                               *addresses)
         else:
             m.d.comb += [cache.eq(held), unchanged.eq(held)]
         # Row by row: whole-group expressions (a key replicated over the rows, a tag bit spread
@@ -322,12 +326,10 @@ class _RowGroup(Elaboratable):
                                        for i in range(count))[row_in_group])
         return m
 
-    def _ram_part(self, m, k: int, block: bool, held, cache, unchanged, port_then):
-        """Part ``k`` of the group's RAM: the tracks of some of its rows (``held``'s bits),
-        with its own copies of the shift's target, whether the shift moves the port, and
-        the port, so that each copy drives one part's RAM (one copy for the group's 256 bits
-        at 32 tracks was 7.7 ns from its register to a RAM 7 columns away). Drives the
-        part's ``cache`` and ``unchanged`` (see ``storage``)."""
+    def _part_copies(self, m, k: int, port_then) -> tuple:
+        """Part ``k``'s own copies of the shift's target, whether the shift moves the port,
+        and the port, so that each copy drives one part's RAM (one copy for the group's 256
+        bits at 32 tracks was 7.7 ns from its register to a RAM 7 columns away)."""
         g, domains = self.group, self.array.params.domains
         inputs = self.regional
         target = replica(m, inputs["shift_to"], f"ram_shift_to_p{k}", g)
@@ -336,6 +338,14 @@ class _RowGroup(Elaboratable):
         port = Signal(index_bits(domains), name=f"ram_port_p{k}", reset_less=True)
         with m.If(moves):
             m.d.sync += port.eq(target)
+        return target, moves, port
+
+    def _ram_part(self, m, k: int, block: bool, held, cache, unchanged, target, moves, port):
+        """Part ``k`` of the group's RAM: the tracks of some of its rows (``held``'s bits),
+        addressed by ``target`` (read) and ``port`` (write) and written back when the
+        shift ``moves`` the port. Drives the part's ``cache`` and ``unchanged`` (see
+        ``storage``)."""
+        domains = self.array.params.domains
         mem = Memory(shape=len(held), depth=domains, init=[])
         m.submodules[f"mem{k}"] = mem
         wr = mem.write_port()
