@@ -210,6 +210,7 @@ class Fetch(wiring.Component):
         # -- stage F: the word on the read port (at ``f_pc``, of kind ``f_kind``) ---------------
         f_valid = Signal()
         f_pc = Signal(p.pc_bits)
+        f_pc_next = Signal(p.pc_bits, init=1)  # f_pc + 1, kept beside it (see ``address``)
         f_kind = Signal(KIND_BITS)  # a Kind
         # -- stage R: the raw word, and the faults found with it -------------------------------
         r_valid = Signal()
@@ -222,6 +223,7 @@ class Fetch(wiring.Component):
         # Entry 0 is the innermost open loop: a push shifts the entries down, a pop up, so the
         # jump back reads fixed registers (no index by depth on the fetch address's path).
         entries = [{"start": Signal(p.pc_bits, name=f"loop_start{i}"),
+                    "start_next": Signal(p.pc_bits, name=f"loop_start_next{i}"),  # start + 1
                     "left": Signal(p.imm_bits, name=f"loop_left{i}"),
                     # the Kind of the loop body's first word
                     "kind": Signal(KIND_BITS, name=f"start_kind{i}"),
@@ -242,14 +244,21 @@ class Fetch(wiring.Component):
         take = Signal()  # the decoded stage takes the spare, or else the decode stage
         m.d.comb += [flow.eq(~self.idle & ~spare_full),
                      take.eq(~self.idle & (~self.valid | self.advance))]
+        # The next word's address: a choice among registers (an adder before it made the two
+        # memories' read address a critical path at 256 rows), and as wide as the pc, so
+        # that the word past the last of a full memory of 2^n words is 2^n, off the end, not
+        # word 0 again.
+        address = Signal(p.pc_bits)
         with m.If(self.start):
-            m.d.comb += rd.addr.eq(0)
+            m.d.comb += address.eq(0)
+            m.d.sync += f_pc_next.eq(1)
         with m.Elif(flow):
-            m.d.comb += rd.addr.eq(Mux(back, innermost["start"], f_pc + 1))
+            m.d.comb += address.eq(Mux(back, innermost["start"], f_pc_next))
+            m.d.sync += f_pc_next.eq(Mux(back, innermost["start_next"], f_pc_next + 1))
         with m.Else():
-            m.d.comb += rd.addr.eq(f_pc)
-        m.d.comb += kind_rd.addr.eq(rd.addr)
-        m.d.sync += f_pc.eq(rd.addr)
+            m.d.comb += address.eq(f_pc)
+        m.d.comb += [rd.addr.eq(address), kind_rd.addr.eq(address)]
+        m.d.sync += f_pc.eq(address)
 
         with m.If(self.start):
             m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), r_valid.eq(0),
@@ -272,7 +281,8 @@ class Fetch(wiring.Component):
                 for inner, outer in zip(entries, entries[1:], strict=False):
                     m.d.sync += [outer[k].eq(inner[k]) for k in outer]
                 m.d.sync += [
-                    innermost["start"].eq(f_pc + 1),
+                    innermost["start"].eq(f_pc_next),
+                    innermost["start_next"].eq(f_pc_next + 1),
                     innermost["left"].eq(f_payload.loop.count),
                     innermost["kind"].eq(kind_rd.data),
                     innermost["again"].eq(f_kind == Kind.LOOP_AGAIN),
