@@ -60,24 +60,34 @@ def offset_bits(rows: int) -> int:
     return (2 * rows - 1).bit_length()
 
 
-SHIFT_DIGIT_BITS = TSHIFT_DIGIT_BITS  # offset bits each stage of the tag shifter decides
+SHIFT_DIGIT_BITS = TSHIFT_DIGIT_BITS  # offset bits a stage of the tag shifter decides, about
+# Offset bits the last stage decides (the stage into the tags, when there are several): a
+# 4-way choice among the 3 rows next to a tag. (An 8-way one, the rows 7 away, ended the
+# slowest path of one placement of 256 rows, 0.08 ns late.)
+SHIFT_LAST_STAGE_BITS = 2
 # Rows per copy of the last shifter stage's digit (the stage into the tags): with a copy per
 # group of 16 rows, that copy to a tag was 0.19 ns late on one placement of 256 rows.
 SHIFT_LAST_STAGE_ROWS = 4
 
 
 def shift_digits(offset_width: int) -> list[slice]:
-    """The offset's bits that each stage of :func:`barrel_shift` decides, lowest first."""
-    return [slice(low, min(low + SHIFT_DIGIT_BITS, offset_width))
-            for low in range(0, offset_width, SHIFT_DIGIT_BITS)]
+    """The offset's bits that each stage of :func:`barrel_shift` decides, lowest first: as many
+    digits as ``SHIFT_DIGIT_BITS``-bit ones would need (``tshift_cycles``), the lowest of
+    ``SHIFT_LAST_STAGE_BITS`` bits, the others of ``SHIFT_DIGIT_BITS`` but the highest, which
+    takes the rest (2 to 4 bits)."""
+    stages = -(-offset_width // SHIFT_DIGIT_BITS)
+    if stages == 1:
+        return [slice(0, offset_width)]
+    lows = [0, *range(SHIFT_LAST_STAGE_BITS, offset_width, SHIFT_DIGIT_BITS)][:stages]
+    return [slice(low, high) for low, high in zip(lows, [*lows[1:], offset_width], strict=True)]
 
 
 def shift_stage_digits(stages: int) -> list[int]:
     """The digit each stage of :func:`barrel_shift` decides, first stage first. The last
     stage is combinational, into the tags: it decides the lowest digit, a choice among the
-    7 rows next to a tag, so that path stays near the row. The first reads the tag register
-    itself and decides the second digit (7 x 8 rows away: a tag's loads stay within that,
-    ending in a register); the others go between, highest first."""
+    few rows next to a tag, so that path stays near the row. The first reads the tag register
+    itself and decides the second digit (up to 7 x 4 rows away: a tag's loads stay within
+    that, ending in a register); the others go between, highest first."""
     if stages == 1:
         return [0]
     return [1, *reversed(range(2, stages)), 0]
@@ -87,24 +97,25 @@ def barrel_shift(m: Module, bits, stages: int, select_of):
     """``bits`` shifted by an offset s from :func:`shift_offset`: bit r of the result is bit
     r + s of ``z`` = R zeros, ``bits``, zeros (so s = R - n shifts up by n, R + n down).
 
-    One direction only, so no stage chooses a direction: ``stages`` stages, one per base-8
-    digit of s (the bits :func:`shift_digits` gives), in :func:`shift_stage_digits` order,
-    each an 8-way choice. Each stage but the last ends in a register, so the k-th stage works
-    in the k-th cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in all) and no cycle
-    chains the long wires of two stages. ``select_of(digit, row)`` is the copy of digit
-    ``digit`` (as of its stage's cycle) that the choices for row ``row`` take. A stage's bit
-    x is the 8-way choice of the bits x + d x step before it; only those that some choice can
-    make nonzero are built (the others are constant 0). The first stage's bit x reads the
+    One direction only, so no stage chooses a direction: ``stages`` stages, one per digit of
+    s (the bits :func:`shift_digits` gives), in :func:`shift_stage_digits` order, each a
+    choice among 2^(digit's bits) rows. Each stage but the last ends in a register, so the
+    k-th stage works in the k-th cycle of a shift (:func:`rtmap.isa.tshift_cycles` cycles in
+    all) and no cycle chains the long wires of two stages. ``select_of(digit, row)`` is the
+    copy of digit ``digit`` (as of its stage's cycle) that the choices for row ``row`` take.
+    A stage's bit x is the choice of the bits x + d x step before it; only those that some
+    choice can make nonzero are built (the others are constant 0). The first stage's bit x reads the
     rows from x - R, and takes their copy of the digit; a later stage's bit takes row x's
     copy, as its last stages read it."""
     rows = len(bits)
     order = shift_stage_digits(stages)
-    reach = [((1 << SHIFT_DIGIT_BITS) - 1) << (SHIFT_DIGIT_BITS * digit) for digit in order]
+    digits = shift_digits(offset_bits(rows))
+    reach = [((1 << (digits[d].stop - digits[d].start)) - 1) << digits[d].start for d in order]
     value = Cat(Const(0, rows), bits, Const(0, rows + 1))
     nonzero = range(rows, 2 * rows)  # where ``value`` may be nonzero
 
     for k, digit in enumerate(order):
-        step = 1 << (SHIFT_DIGIT_BITS * digit)
+        step = 1 << digits[digit].start
         width = rows + sum(reach[k + 1:])  # what the later stages can still reach
         nonzero = range(max(0, nonzero.start - reach[k]), min(width, nonzero.stop))
         out = Signal(width, name=f"shifted_{k}", reset_less=True)

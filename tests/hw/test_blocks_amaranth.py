@@ -44,9 +44,17 @@ from rtmap.hw.cam_array import STORAGE_KINDS, CamArray
 from rtmap.hw.controller import FILL_CYCLES, OUTPUT_STAGES, Controller
 from rtmap.hw.controller import RUN_OVERHEAD as LATENCY
 from rtmap.hw.fanout import ISSUE_LATENCY
-from rtmap.hw.tags import RESULT_LATENCY, TagLogic, popcount
+from rtmap.hw.tags import (
+    RESULT_LATENCY,
+    TagLogic,
+    barrel_shift,
+    offset_bits,
+    popcount,
+    shift_digits,
+    shift_stage_digits,
+)
 from rtmap.hw.top import RtmapTop
-from rtmap.isa import ErrorCode, Opcode, field_offsets, illegal_reason
+from rtmap.isa import ErrorCode, Opcode, field_offsets, illegal_reason, tshift_cycles
 from rtmap.params import MachineParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,6 +228,62 @@ def check_tag_ops(rows: int, ops, seed: str, waves: str) -> None:
             apply_tag_op(model, executing)
 
     simulate(top, bench, waves)
+
+
+@pytest.mark.parametrize("rows", [1, 4, 5, 32, 33, 256, 300, 1100])
+def test_shift_digits_cover_the_offset_in_tshift_cycles(rows):
+    """The shifter's digits: contiguous from bit 0 to the offset's top, one per TSHIFT cycle,
+    the lowest (the stage into the tags) of 2 bits when there are several, none over 4."""
+    width = offset_bits(rows)
+    digits = shift_digits(width)
+    assert len(digits) == tshift_cycles(rows)
+    assert [d.start for d in digits] == [0, *(d.stop for d in digits[:-1])]
+    assert digits[-1].stop == width
+    assert all(1 <= d.stop - d.start <= 4 for d in digits)
+    if len(digits) > 1:
+        assert digits[0].stop == 2
+
+
+@pytest.mark.parametrize("rows", [6, 40, 300])
+def test_barrel_shift_every_offset(rows):
+    """The shifter alone, a new input every cycle: for every offset s in 1..2R-1 and random
+    bits, the output ``tshift_cycles(R) - 1`` edges later is bit r + s of R zeros, the bits,
+    R zeros (each stage's digit delayed to its cycle). 300 rows has four stages, whose
+    counts (past 255) TagLogic's tests cannot issue."""
+    rng = np.random.default_rng(rows)
+    stages = tshift_cycles(rows)
+    digits = shift_digits(offset_bits(rows))
+    top = Module()
+    bits, offset = Signal(rows), Signal(offset_bits(rows))
+    late = {digit: offset[digits[digit]] for digit in range(stages)}
+    for k, digit in enumerate(shift_stage_digits(stages)):
+        for cycle in range(k):
+            copy = Signal(len(late[digit]), name=f"d{digit}_late{cycle + 1}")
+            top.d.sync += copy.eq(late[digit])
+            late[digit] = copy
+    shifted = barrel_shift(top, bits, stages, lambda digit, row: late[digit])
+    top.domains.sync = ClockDomain()
+    offsets = list(range(1, 2 * rows))
+    inputs = [(s, rng.random(rows) < 0.5) for s in offsets]
+
+    async def bench(ctx):
+        sent = deque()
+        for s, value in [*inputs, *[(1, np.zeros(rows, bool))] * (stages - 1)]:
+            ctx.set(offset, s)
+            ctx.set(bits, from_bits(value))
+            sent.append((s, value))
+            if len(sent) == stages:
+                s_then, value_then = sent.popleft()
+                padded = np.concatenate([np.zeros(rows, bool), value_then,
+                                         np.zeros(rows + 1, bool)])
+                assert ctx.get(shifted) == from_bits(padded[s_then:s_then + rows]), \
+                    f"seed {rows} offset {s_then}"
+            await ctx.tick()
+
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 @pytest.mark.parametrize("width", [1, 3, 4, 5, 8, 16, 23])

@@ -69,17 +69,17 @@ def test_yosys_keeps_every_groups_copy(tmp_path):
     # copies of key and mask, the columns a load or write changes and their new values, the
     # flag columns and values (the wide ones), void, the shift's enable, whether it is a
     # load, the shift target and the row.
-    # Per group: the same wide ones, void, whether the shift moves, is it a load, the shift
-    # target, the row within the group, and so the port register they feed. (Which rows of
-    # a group a load changes differs from group to group: never merged.) Per part of a
-    # group's RAM (two of 32 rows here): its shift target, whether it moves, its port.
-    # Yosys may simplify a few of the narrow ones either way; the wide copies must all be
-    # there.
-    group_wide = 4 * W
-    region_wide = 2 * group_wide
-    region_all = 2 * (group_wide + 1 + 2 + port + index_bits(params.rows))
+    # Per group: the same wide ones (key and mask once per part of 32 rows, two here), void,
+    # whether the shift moves, is it a load, the shift target, the row within the group, and
+    # so the port register they feed. (Which rows of a group a load changes differs from
+    # group to group: never merged.) Per part of a group's RAM: its shift target, whether it
+    # moves, its port. Yosys may simplify a few of the narrow ones either way; the wide
+    # copies must all be there.
     parts = len(row_groups(array_group_rows(T), ram_part_rows(T)))
     assert parts == 2
+    group_wide = 2 * W + parts * 2 * W
+    region_wide = 2 * 4 * W
+    region_all = region_wide + 2 * (1 + 2 + port + index_bits(params.rows))
     group_all = (group_wide + 1 + 1 + 1 + port + index_split(array_group_rows(T)) + port
                  + parts * (port + 1 + port))
     kept = flip_flops(CamArray(params), YOSYS_KEEP_REPLICAS, tmp_path)
