@@ -16,6 +16,7 @@ from amaranth.sim import Simulator
 from rtmap.errors import RtmapError
 from rtmap.hw.boards.pll import (
     RESET_CYCLES,
+    RESET_STAGES,
     ecp5_dividers,
     hold_reset_until_locked,
     ice40_dividers,
@@ -92,13 +93,16 @@ def test_reset_is_held_until_lock_and_then_for_reset_cycles():
             await ctx.tick()
             assert ctx.get(in_reset)
         ctx.set(locked, 1)
-        for cycle in range(RESET_CYCLES):
+        for cycle in range(RESET_CYCLES + RESET_STAGES):
             await ctx.tick()
-            assert ctx.get(in_reset) == (cycle < RESET_CYCLES - 1), cycle
+            assert ctx.get(in_reset) == (cycle < RESET_CYCLES - 1 + RESET_STAGES), cycle
         for _ in range(20):
             await ctx.tick()
             assert not ctx.get(in_reset)
-        ctx.set(locked, 0)  # a lost lock resets the processor again
+        ctx.set(locked, 0)  # a lost lock resets the processor again, RESET_STAGES later
+        for _ in range(RESET_STAGES):
+            await ctx.tick()
+            assert not ctx.get(in_reset)
         await ctx.tick()
         assert ctx.get(in_reset)
 
