@@ -33,6 +33,7 @@ from .top import RtmapTop
 from .uart import UartRx, UartTx
 
 DEFAULT_FIFO_DEPTH = 256  # words in each of the link's FIFOs (input and output)
+HANDOFF_WORDS = 2  # words in each FIFO between the link and the processor (UartProcessor)
 
 
 def crc8_step(m: Module, crc, byte) -> Signal:
@@ -151,6 +152,9 @@ class HostLink(wiring.Component):
         # The reply's CRC byte goes out at least a cycle after its last payload byte.
         crc_byte = Signal(8)
         crc_due = Signal()
+        # sent == reply_bytes, kept as a register: the 16-bit compare in front of tx.valid
+        # and the output FIFO's read enable was a board build's slowest path (88 MHz).
+        payload_sent = Signal()
         m.d.sync += crc_due.eq(0)
         with m.If(crc_due):
             m.d.sync += crc.eq(crc8_step(m, crc, crc_byte))
@@ -301,9 +305,13 @@ class HostLink(wiring.Component):
                             m.d.sync += crc.eq(0)
                         else:
                             m.d.sync += sent_byte(self.tx.payload)
+                        if following == "reply_payload":
+                            m.d.sync += payload_sent.eq(reply_bytes == 0)
                         m.next = following
             with m.State("reply_payload"):
-                with m.If(sent == reply_bytes):
+                with m.If(self.tx.valid & self.tx.ready):
+                    m.d.sync += payload_sent.eq(sent + 1 == reply_bytes)
+                with m.If(payload_sent):
                     m.next = "reply_crc"
                 with m.Elif(command == Command.READ):
                     with m.If(out_byte == 0):  # the next word: take it from the FIFO first
@@ -334,7 +342,12 @@ class HostLink(wiring.Component):
 
 class UartProcessor(wiring.Component):
     """The processor behind a UART: what a board top instantiates. ``divisor``: clock cycles
-    per bit; ``storage``: the array's RAM kind (:class:`RtmapTop`)."""
+    per bit; ``storage``: the array's RAM kind (:class:`RtmapTop`).
+
+    The link and the processor exchange data words through FIFOs of ``HANDOFF_WORDS``, and
+    the link's bytes reach the UART through a one-byte FIFO: each handshake between them is
+    then a register and a LUT, not the link's logic in series with the processor's stall and
+    issue logic (a board build's slowest paths at 256 rows)."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -352,10 +365,26 @@ class UartProcessor(wiring.Component):
         m = Module()
         m.submodules.uart_rx = self.uart_rx
         m.submodules.uart_tx = self.uart_tx
-        m.submodules.link = self.link
+        m.submodules.link = link = self.link
         m.submodules.processor = processor = self.processor
         m.d.comb += [self.uart_rx.rx.eq(self.rx), self.tx.eq(self.uart_tx.tx)]
-        wiring.connect(m, self.uart_rx.data, self.link.rx)
-        wiring.connect(m, self.link.tx, self.uart_tx.data)
-        wiring.connect(m, self.link.processor, processor)
+        wiring.connect(m, self.uart_rx.data, link.rx)
+        m.submodules.tx_byte = tx_byte = fifo.SyncFIFO(width=8, depth=1)
+        wiring.connect(m, link.tx, tx_byte.w_stream)
+        wiring.connect(m, tx_byte.r_stream, self.uart_tx.data)
+
+        tracks = self.params.tracks
+        m.submodules.words_in = words_in = fifo.SyncFIFO(width=tracks, depth=HANDOFF_WORDS)
+        m.submodules.words_out = words_out = fifo.SyncFIFO(width=tracks, depth=HANDOFF_WORDS)
+        wiring.connect(m, link.processor.data_in, words_in.w_stream)
+        wiring.connect(m, words_in.r_stream, processor.data_in)
+        wiring.connect(m, processor.data_out, words_out.w_stream)
+        wiring.connect(m, words_out.r_stream, link.processor.data_out)
+        wiring.connect(m, link.processor.prog, processor.prog)
+        for name, member in processor.signature.members.items():
+            if member.is_port:  # start, busy, done, error, error_code and the counters
+                if member.flow == In:
+                    m.d.comb += getattr(processor, name).eq(getattr(link.processor, name))
+                else:
+                    m.d.comb += getattr(link.processor, name).eq(getattr(processor, name))
         return m
