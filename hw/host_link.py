@@ -120,6 +120,9 @@ class HostLink(wiring.Component):
         length = Signal(16)
         crc = Signal(8)
         count = Signal(16)  # payload bytes taken so far
+        # count == length, kept as a register (as payload_sent below): the compare in front
+        # of rx.ready, the CRC and the word assembly was a board build's slowest path.
+        payload_taken = Signal()
         word = Signal(wide)
         byte_in_word = Signal(range(wide // 8))
         refusal = Signal(Status)
@@ -227,15 +230,16 @@ class HostLink(wiring.Component):
                             m.d.sync += refusal.eq(Status.OVERFLOW)
                     with m.Default():
                         m.d.sync += refusal.eq(Status.UNKNOWN_COMMAND)
-                m.d.sync += staged.eq(committed)
+                m.d.sync += [staged.eq(committed), payload_taken.eq(length == 0)]
                 m.next = "payload"
             with m.State("payload"):
-                with m.If(count == length):
+                with m.If(payload_taken):
                     m.next = "crc"
                 with m.Else():
                     m.d.comb += self.rx.ready.eq(~proc.prog.valid)  # one word in flight
                     with m.If(took):
-                        m.d.sync += [crc.eq(crc8_step(m, crc, byte)), count.eq(count + 1)]
+                        m.d.sync += [crc.eq(crc8_step(m, crc, byte)), count.eq(count + 1),
+                                     payload_taken.eq(count + 1 == length)]
                         assembled = Signal(wide)
                         m.d.comb += assembled.eq(word | (byte << (byte_in_word * 8)))
                         with m.If(byte_in_word == unit - 1):
