@@ -97,7 +97,7 @@ BOARDS = {
         # nextpnr-ecp5's counts for the 85F: LUT4s and flip-flops, RAM slices (TRELLIS_RAMW,
         # 16 x 4 bits each, two LUTs' worth) and 18 kbit block RAMs (DP16KD).
         capacity={"lut": 83640, "ff": 83640, "ram_distributed": 10455, "ram_block": 208},
-        default_array=(128, 32, 16),
+        default_array=(256, 32, 16),
         program_depth=4096,
     ),
     "icebreaker": Board(
