@@ -165,6 +165,10 @@ class HostLink(wiring.Component):
         def sent_byte(value):
             return [crc_byte.eq(value), crc_due.eq(1)]
 
+        def sent_payload_byte():
+            return [sent.eq(sent + 1), payload_sent.eq(sent + 1 == reply_bytes),
+                    *sent_byte(self.tx.payload)]
+
         with m.FSM():
             with m.State("sync"):
                 m.d.comb += self.rx.ready.eq(1)
@@ -313,8 +317,6 @@ class HostLink(wiring.Component):
                             m.d.sync += payload_sent.eq(reply_bytes == 0)
                         m.next = following
             with m.State("reply_payload"):
-                with m.If(self.tx.valid & self.tx.ready):
-                    m.d.sync += payload_sent.eq(sent + 1 == reply_bytes)
                 with m.If(payload_sent):
                     m.next = "reply_crc"
                 with m.Elif(command == Command.READ):
@@ -324,7 +326,7 @@ class HostLink(wiring.Component):
                         m.d.comb += self.tx.payload.eq((out_word >> (out_byte * 8))[:8])
                     m.d.comb += self.tx.valid.eq((out_byte != 0) | out_fifo.r_rdy)
                     with m.If(self.tx.valid & self.tx.ready):
-                        m.d.sync += [sent.eq(sent + 1), *sent_byte(self.tx.payload)]
+                        m.d.sync += sent_payload_byte()
                         with m.If(out_byte == 0):
                             m.d.comb += out_fifo.r_en.eq(1)
                             m.d.sync += out_word.eq(out_fifo.r_data)
@@ -336,7 +338,7 @@ class HostLink(wiring.Component):
                     m.d.comb += [self.tx.valid.eq(1),
                                  self.tx.payload.eq((snapshot >> (sent * 8))[:8])]
                     with m.If(self.tx.ready):
-                        m.d.sync += [sent.eq(sent + 1), *sent_byte(self.tx.payload)]
+                        m.d.sync += sent_payload_byte()
             with m.State("reply_crc"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(crc)]
                 with m.If(self.tx.ready):
