@@ -209,29 +209,38 @@ class Fetch(wiring.Component):
 
         # -- stage F: the word on the read port (at ``f_pc``, of kind ``f_kind``) ---------------
         f_valid = Signal()
-        f_pc = Signal(p.pc_bits)
-        f_pc_next = Signal(p.pc_bits, init=1)  # f_pc + 1, kept beside it (see ``address``)
+        # (Registers that ``start`` sets, or that matter only beside a valid flag, do not
+        # reset: the fewer loads ``rst`` has, the shorter its net across a board's chip.)
+        f_pc = Signal(p.pc_bits, reset_less=True)
+        # f_pc + 1, kept beside it (see ``address``)
+        f_pc_next = Signal(p.pc_bits, init=1, reset_less=True)
         f_kind = Signal(KIND_BITS)  # a Kind
         # -- stage R: the raw word, and the faults found with it -------------------------------
         r_valid = Signal()
-        r_word = Signal(layout.size)
-        r_pc = Signal(p.pc_bits)
+        r_word = Signal(layout.size, reset_less=True)
+        r_pc = Signal(p.pc_bits, reset_less=True)
         r_fault = Signal(ErrorCode)  # RAN_OFF_END or LOOP_STACK (ILLEGAL is decoded next)
 
         # The loop stack, as of the instructions before the word at F.
         depth = Signal(range(LOOP_DEPTH + 1))
         # Entry 0 is the innermost open loop: a push shifts the entries down, a pop up, so the
         # jump back reads fixed registers (no index by depth on the fetch address's path).
-        entries = [{"start": Signal(p.pc_bits, name=f"loop_start{i}"),
-                    "start_next": Signal(p.pc_bits, name=f"loop_start_next{i}"),  # start + 1
-                    "left": Signal(p.imm_bits, name=f"loop_left{i}"),
+        # (Read only below ``depth``: no reset.)
+        entries = [{"start": Signal(p.pc_bits, name=f"loop_start{i}", reset_less=True),
+                    # start + 1
+                    "start_next": Signal(p.pc_bits, name=f"loop_start_next{i}",
+                                         reset_less=True),
+                    "left": Signal(p.imm_bits, name=f"loop_left{i}", reset_less=True),
                     # the Kind of the loop body's first word
-                    "kind": Signal(KIND_BITS, name=f"start_kind{i}"),
-                    "again": Signal(name=f"again{i}")}  # left > 1
+                    "kind": Signal(KIND_BITS, name=f"start_kind{i}", reset_less=True),
+                    "again": Signal(name=f"again{i}", reset_less=True)}  # left > 1
                    for i in range(LOOP_DEPTH)]
         innermost = entries[0]
+        # ``(depth != 0) & innermost["again"]``, kept as a register of its own: an endl at F
+        # jumps back. (So ``back``, on the read address's path, waits on 3 register bits.)
+        loop_repeats = Signal()
         back = Signal()  # the word at F is an endl that jumps back
-        m.d.comb += back.eq((f_kind == Kind.ENDL) & (depth != 0) & innermost["again"])
+        m.d.comb += back.eq((f_kind == Kind.ENDL) & loop_repeats)
 
         # The decode stage's word can wait in a *spare* register: when the controller does not
         # take the decoded word, the read port, raw and decode stages still move once, the
@@ -247,11 +256,12 @@ class Fetch(wiring.Component):
         # The next word's address: a choice among registers (an adder before it made the two
         # memories' read address a critical path at 256 rows), and as wide as the pc, so
         # that the word past the last of a full memory of 2^n words is 2^n, off the end, not
-        # word 0 again.
+        # word 0 again. While idle the read port shows word 0, ready for a ``start``, which
+        # is thus not on the address's path (on a board it comes from the host link, across
+        # the chip).
         address = Signal(p.pc_bits)
-        with m.If(self.start):
+        with m.If(self.idle):
             m.d.comb += address.eq(0)
-            m.d.sync += f_pc_next.eq(1)
         with m.Elif(flow):
             m.d.comb += address.eq(Mux(back, innermost["start"], f_pc_next))
             m.d.sync += f_pc_next.eq(Mux(back, innermost["start_next"], f_pc_next + 1))
@@ -260,9 +270,15 @@ class Fetch(wiring.Component):
         m.d.comb += [rd.addr.eq(address), kind_rd.addr.eq(address)]
         m.d.sync += f_pc.eq(address)
 
+        # The loop stack's next depth and innermost ``again``, for ``loop_repeats``.
+        depth_next = Signal.like(depth)
+        again_next = Signal()
+        m.d.comb += [depth_next.eq(depth), again_next.eq(innermost["again"])]
+        m.d.sync += [depth.eq(depth_next), loop_repeats.eq((depth_next != 0) & again_next)]
         with m.If(self.start):
-            m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), r_valid.eq(0),
-                         self.valid.eq(0), depth.eq(0), spare_full.eq(0)]
+            m.d.comb += depth_next.eq(0)
+            m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), f_pc_next.eq(1), r_valid.eq(0),
+                         self.valid.eq(0), spare_full.eq(0)]
         with m.Elif(flow):
             f_payload = layout(rd.data).payload
             m.d.sync += [
@@ -286,23 +302,32 @@ class Fetch(wiring.Component):
                     innermost["left"].eq(f_payload.loop.count),
                     innermost["kind"].eq(kind_rd.data),
                     innermost["again"].eq(f_kind == Kind.LOOP_AGAIN),
-                    depth.eq(depth + 1),
                 ]
+                m.d.comb += [depth_next.eq(depth + 1),
+                             again_next.eq(f_kind == Kind.LOOP_AGAIN)]
             with m.If(f_valid & (f_kind == Kind.ENDL)):
                 with m.If(back):
                     m.d.sync += [innermost["left"].eq(innermost["left"] - 1),
                                  innermost["again"].eq(innermost["left"] > 2)]
+                    m.d.comb += again_next.eq(innermost["left"] > 2)
                 with m.Else():  # pop (with none open: LOOP_STACK, above)
                     for inner, outer in zip(entries, entries[1:], strict=False):
                         m.d.sync += [inner[k].eq(outer[k]) for k in inner]
-                    m.d.sync += depth.eq(depth - 1)
+                    m.d.comb += [depth_next.eq(depth - 1), again_next.eq(entries[1]["again"])]
 
         # -- the decode stage: the raw word decoded, in registers shaped as the decoded stage's.
         # So the raw stage's register, which the placer puts by program memory, drives only
         # the decode logic, and the decoded stage chooses between registers.
         decoded = self._decode(m, r_valid, r_word, r_pc, r_fault)
-        stages = {name: Value.cast(getattr(self, name)) for name in decoded}
-        decode = {name: Signal(len(stage), name=f"decode_{name}")
+        # The decoded stage: registers driving the outputs. Of each stage only ``valid``
+        # resets.
+        stages = {name: Value.cast(self.valid) if name == "valid" else
+                  Signal(len(Value.cast(getattr(self, name))), name=f"decoded_{name}",
+                         reset_less=True)
+                  for name in decoded}
+        m.d.comb += [Value.cast(getattr(self, name)).eq(stage)
+                     for name, stage in stages.items() if name != "valid"]
+        decode = {name: Signal(len(stage), name=f"decode_{name}", reset_less=name != "valid")
                   for name, stage in stages.items()}
         with m.If(self.start):
             m.d.sync += decode["valid"].eq(0)
@@ -310,7 +335,7 @@ class Fetch(wiring.Component):
             m.d.sync += [decode[name].eq(value) for name, value in decoded.items()]
 
         # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)
-        spares = {name: Signal(len(stage), name=f"spare_{name}")
+        spares = {name: Signal(len(stage), name=f"spare_{name}", reset_less=name != "valid")
                   for name, stage in stages.items()}
         with m.If(take):
             m.d.sync += spare_full.eq(0)

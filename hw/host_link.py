@@ -146,12 +146,18 @@ class HostLink(wiring.Component):
         # Reply.
         reply_bytes = Signal(16)  # payload bytes of the reply
         sent = Signal(16)
-        snapshot = Signal(max(INFO_BYTES, STATUS_BYTES, COUNTERS_BYTES) * 8)
-        out_word = Signal(tracks)
+        # (Set before each reply that sends it: no reset.)
+        snapshot = Signal(max(INFO_BYTES, STATUS_BYTES, COUNTERS_BYTES) * 8, reset_less=True)
+        # A READ's words are sent from out_word, a byte at a time: each is taken from the
+        # output FIFO first, in a cycle of its own (the FIFO's read data comes from block RAM,
+        # late in the cycle; sending its first byte straight from there, through the CRC's
+        # byte, was a board build's slowest path at 100 MHz).
+        out_word = Signal(tracks, reset_less=True)
+        out_loaded = Signal()  # out_word holds the word being sent
         out_byte = Signal(range(self.word_bytes))
         # A reply's CRC takes each byte sent one cycle after it goes: the byte sent can come
-        # from the output FIFO's block RAM (slow to its outputs) or a wide snapshot, and with
-        # the CRC step behind that the link was the slowest path of a board build (77 MHz).
+        # from a wide snapshot (once from the output FIFO's block RAM too), and with the CRC
+        # step behind that the link was the slowest path of a board build (77 MHz).
         # The reply's CRC byte goes out at least a cycle after its last payload byte.
         crc_byte = Signal(8)
         crc_due = Signal()
@@ -299,7 +305,8 @@ class HostLink(wiring.Component):
                     m.d.comb += words.eq(read_max)
                     with m.If(out_fifo.r_level < read_max):
                         m.d.comb += words.eq(out_fifo.r_level)
-                    m.d.sync += [reply_bytes.eq(words * self.word_bytes), out_byte.eq(0)]
+                    m.d.sync += [reply_bytes.eq(words * self.word_bytes), out_byte.eq(0),
+                                 out_loaded.eq(0)]
                 m.next = "reply_sync"
             for state, value, following in (
                     ("reply_sync", REPLY_SYNC, "reply_status"),
@@ -320,20 +327,19 @@ class HostLink(wiring.Component):
                 with m.If(payload_sent):
                     m.next = "reply_crc"
                 with m.Elif(command == Command.READ):
-                    with m.If(out_byte == 0):  # the next word: take it from the FIFO first
-                        m.d.comb += self.tx.payload.eq(out_fifo.r_data[:8])
+                    with m.If(~out_loaded):  # the next word: from the FIFO into out_word
+                        m.d.comb += out_fifo.r_en.eq(1)
+                        with m.If(out_fifo.r_rdy):
+                            m.d.sync += [out_word.eq(out_fifo.r_data), out_loaded.eq(1)]
                     with m.Else():
-                        m.d.comb += self.tx.payload.eq((out_word >> (out_byte * 8))[:8])
-                    m.d.comb += self.tx.valid.eq((out_byte != 0) | out_fifo.r_rdy)
-                    with m.If(self.tx.valid & self.tx.ready):
-                        m.d.sync += sent_payload_byte()
-                        with m.If(out_byte == 0):
-                            m.d.comb += out_fifo.r_en.eq(1)
-                            m.d.sync += out_word.eq(out_fifo.r_data)
-                        with m.If(out_byte == self.word_bytes - 1):
-                            m.d.sync += out_byte.eq(0)
-                        with m.Else():
-                            m.d.sync += out_byte.eq(out_byte + 1)
+                        m.d.comb += [self.tx.valid.eq(1),
+                                     self.tx.payload.eq((out_word >> (out_byte * 8))[:8])]
+                        with m.If(self.tx.ready):
+                            m.d.sync += sent_payload_byte()
+                            with m.If(out_byte == self.word_bytes - 1):
+                                m.d.sync += [out_byte.eq(0), out_loaded.eq(0)]
+                            with m.Else():
+                                m.d.sync += out_byte.eq(out_byte + 1)
                 with m.Else():
                     m.d.comb += [self.tx.valid.eq(1),
                                  self.tx.payload.eq((snapshot >> (sent * 8))[:8])]
