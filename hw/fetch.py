@@ -270,11 +270,11 @@ class Fetch(wiring.Component):
         m.d.comb += [rd.addr.eq(address), kind_rd.addr.eq(address)]
         m.d.sync += f_pc.eq(address)
 
-        # The loop stack's next depth and innermost ``again`` (registered below, with
-        # ``loop_repeats``).
+        # The loop stack's next depth and innermost ``again``, for ``loop_repeats``.
         depth_next = Signal.like(depth)
         again_next = Signal()
         m.d.comb += [depth_next.eq(depth), again_next.eq(innermost["again"])]
+        m.d.sync += [depth.eq(depth_next), loop_repeats.eq((depth_next != 0) & again_next)]
         with m.If(self.start):
             m.d.comb += depth_next.eq(0)
             m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), f_pc_next.eq(1), r_valid.eq(0),
@@ -301,20 +301,19 @@ class Fetch(wiring.Component):
                     innermost["start_next"].eq(f_pc_next + 1),
                     innermost["left"].eq(f_payload.loop.count),
                     innermost["kind"].eq(kind_rd.data),
+                    innermost["again"].eq(f_kind == Kind.LOOP_AGAIN),
                 ]
                 m.d.comb += [depth_next.eq(depth + 1),
                              again_next.eq(f_kind == Kind.LOOP_AGAIN)]
             with m.If(f_valid & (f_kind == Kind.ENDL)):
                 with m.If(back):
-                    m.d.sync += innermost["left"].eq(innermost["left"] - 1)
+                    m.d.sync += [innermost["left"].eq(innermost["left"] - 1),
+                                 innermost["again"].eq(innermost["left"] > 2)]
                     m.d.comb += again_next.eq(innermost["left"] > 2)
                 with m.Else():  # pop (with none open: LOOP_STACK, above)
                     for inner, outer in zip(entries, entries[1:], strict=False):
                         m.d.sync += [inner[k].eq(outer[k]) for k in inner]
                     m.d.comb += [depth_next.eq(depth - 1), again_next.eq(entries[1]["again"])]
-        # (After the pushes and pops above, so that the innermost ``again`` is this one.)
-        m.d.sync += [depth.eq(depth_next), innermost["again"].eq(again_next),
-                     loop_repeats.eq((depth_next != 0) & again_next)]
 
         # -- the decode stage: the raw word decoded, in registers shaped as the decoded stage's.
         # So the raw stage's register, which the placer puts by program memory, drives only
