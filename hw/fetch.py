@@ -275,11 +275,14 @@ class Fetch(wiring.Component):
         again_next = Signal()
         m.d.comb += [depth_next.eq(depth), again_next.eq(innermost["again"])]
         m.d.sync += [depth.eq(depth_next), loop_repeats.eq((depth_next != 0) & again_next)]
+        # ``start`` comes while idle, ``flow`` never does: so the two need no priority, and the
+        # stages' and loop stack's enables do not wait on ``start`` (on a board it comes from
+        # the host link, across the chip, and the enables drive hundreds of flip-flops).
         with m.If(self.start):
             m.d.comb += depth_next.eq(0)
             m.d.sync += [f_valid.eq(1), f_kind.eq(first_kind), f_pc_next.eq(1), r_valid.eq(0),
                          self.valid.eq(0), spare_full.eq(0)]
-        with m.Elif(flow):
+        with m.If(flow):
             f_payload = layout(rd.data).payload
             m.d.sync += [
                 f_kind.eq(Mux(back, innermost["kind"], kind_rd.data)),
@@ -331,7 +334,7 @@ class Fetch(wiring.Component):
                   for name, stage in stages.items()}
         with m.If(self.start):
             m.d.sync += decode["valid"].eq(0)
-        with m.Elif(flow):
+        with m.If(flow):  # (not with ``start``, as above)
             m.d.sync += [decode[name].eq(value) for name, value in decoded.items()]
 
         # (Neither ``take`` nor ``flow`` while idle, so not with ``start``.)

@@ -9,12 +9,18 @@ from amaranth.lib import io
 
 from ...errors import RtmapError
 from ...params import MachineParams
+from ..fanout import delayed
 from ..host_link import UartProcessor
 from . import Board
 from .pll import Ecp5Pll, Ice40Pll, ecp5_dividers, ice40_dividers
 
 BAUD_TOLERANCE = 0.02  # the receiver samples mid-bit: 2% off over a 10-bit frame is safe
 HEARTBEAT_HZ = 1.0
+# Registers between what an LED shows and its pin: the pins sit at one edge of the chip, and
+# a register wired straight to one is pulled toward it by the placer, away from the logic it
+# feeds (``busy`` gates the program-load and start handshakes). A person needs no cycle
+# accuracy, so the first stage stays by the processor and the second by the pin.
+LED_STAGES = 2
 
 
 class BoardClock:
@@ -78,5 +84,5 @@ class BoardTop(Elaboratable):
         for number, role in enumerate(self.led_roles):
             led = io.Buffer("o", platform.request("led", number, dir="-"))
             m.submodules[f"led_{number}"] = led
-            m.d.comb += led.o.eq(shown[role])
+            m.d.comb += led.o.eq(delayed(m, shown[role], LED_STAGES, f"led{number}_{role}"))
         return m
