@@ -165,6 +165,26 @@ class HostLink(wiring.Component):
         # and the output FIFO's read enable was a board build's slowest path (88 MHz).
         payload_sent = Signal()
         m.d.sync += crc_due.eq(0)
+        # The snapshot is taken in the cycle after its request is carried out, by a register
+        # of its own for each kind: its 200-odd flip-flops sit by the counters they copy,
+        # across the chip, and their enables and resets (Yosys loads constant bits by
+        # resetting them) from the request's decode were a board build's slowest path. The
+        # payload goes out bytes later.
+        take_snapshot = {cmd: Signal(name=f"take_snapshot_{cmd.name.lower()}")
+                         for cmd in (Command.INFO, Command.STATUS, Command.COUNTERS)}
+        m.d.sync += [taking.eq(0) for taking in take_snapshot.values()]
+        with m.If(take_snapshot[Command.INFO]):
+            m.d.sync += snapshot.eq(Cat(
+                Const(p.rows, 16), Const(p.tracks, 16), Const(p.domains, 16),
+                Const(p.shift_latency, 8), Const(p.program_depth, 32),
+                Const(self.in_depth, 16), Const(self.out_depth, 16)))
+        with m.If(take_snapshot[Command.STATUS]):
+            m.d.sync += snapshot.eq(Cat(
+                proc.busy, proc.done, proc.error, Const(0, 5),
+                _widened(proc.error_code.as_value(), 8), _widened(in_free, 16),
+                _widened(out_fifo.r_level, 16)))
+        with m.If(take_snapshot[Command.COUNTERS]):
+            m.d.sync += snapshot.eq(Cat(*(getattr(proc, name) for name in COUNTERS)))
         with m.If(crc_due):
             m.d.sync += crc.eq(crc8_step(m, crc, crc_byte))
 
@@ -287,19 +307,10 @@ class HostLink(wiring.Component):
                     m.d.sync += committed.eq(staged)
                 with m.If(ok & (command == Command.START)):
                     m.d.sync += proc.start.eq(1)
-                with m.If(ok & (command == Command.INFO)):
-                    m.d.sync += [reply_bytes.eq(INFO_BYTES), snapshot.eq(Cat(
-                        Const(p.rows, 16), Const(p.tracks, 16), Const(p.domains, 16),
-                        Const(p.shift_latency, 8), Const(p.program_depth, 32),
-                        Const(self.in_depth, 16), Const(self.out_depth, 16)))]
-                with m.If(ok & (command == Command.STATUS)):
-                    m.d.sync += [reply_bytes.eq(STATUS_BYTES), snapshot.eq(Cat(
-                        proc.busy, proc.done, proc.error, Const(0, 5),
-                        _widened(proc.error_code.as_value(), 8), _widened(in_free, 16),
-                        _widened(out_fifo.r_level, 16)))]
-                with m.If(ok & (command == Command.COUNTERS)):
-                    m.d.sync += [reply_bytes.eq(COUNTERS_BYTES),
-                                 snapshot.eq(Cat(*(getattr(proc, name) for name in COUNTERS)))]
+                for cmd, size in ((Command.INFO, INFO_BYTES), (Command.STATUS, STATUS_BYTES),
+                                  (Command.COUNTERS, COUNTERS_BYTES)):
+                    with m.If(ok & (command == cmd)):
+                        m.d.sync += [reply_bytes.eq(size), take_snapshot[cmd].eq(1)]
                 with m.If(ok & (command == Command.READ)):
                     words = Signal(16)
                     m.d.comb += words.eq(read_max)
@@ -356,10 +367,12 @@ class UartProcessor(wiring.Component):
     """The processor behind a UART: what a board top instantiates. ``divisor``: clock cycles
     per bit; ``storage``: the array's RAM kind (:class:`RtmapTop`).
 
-    The link and the processor exchange data words through FIFOs of ``HANDOFF_WORDS``, and
-    the link's bytes reach the UART through a one-byte FIFO: each handshake between them is
-    then a register and a LUT, not the link's logic in series with the processor's stall and
-    issue logic (a board build's slowest paths at 256 rows)."""
+    The link and the processor exchange data words through buffered FIFOs of
+    ``HANDOFF_WORDS``, and the link's bytes reach the UART through a one-byte FIFO: each
+    handshake between them is then a register and a LUT, not the link's logic in series with
+    the processor's stall and issue logic (a board build's slowest paths at 256 rows). The
+    buffered FIFOs give the processor registers for the input word and its valid, which
+    holds the whole fetch pipeline while a LOAD waits."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -386,15 +399,21 @@ class UartProcessor(wiring.Component):
         wiring.connect(m, tx_byte.r_stream, self.uart_tx.data)
 
         tracks = self.params.tracks
-        m.submodules.words_in = words_in = fifo.SyncFIFO(width=tracks, depth=HANDOFF_WORDS)
-        m.submodules.words_out = words_out = fifo.SyncFIFO(width=tracks, depth=HANDOFF_WORDS)
+        m.submodules.words_in = words_in = fifo.SyncFIFOBuffered(width=tracks,
+                                                                 depth=HANDOFF_WORDS)
+        m.submodules.words_out = words_out = fifo.SyncFIFOBuffered(width=tracks,
+                                                                   depth=HANDOFF_WORDS)
         wiring.connect(m, link.processor.data_in, words_in.w_stream)
         wiring.connect(m, words_in.r_stream, processor.data_in)
         wiring.connect(m, processor.data_out, words_out.w_stream)
         wiring.connect(m, words_out.r_stream, link.processor.data_out)
         wiring.connect(m, link.processor.prog, processor.prog)
+        # start crosses the chip from the link to the fetch stages: one more register, which
+        # the placer can put by them. (The link looks at busy again only with its next
+        # request, at least a byte time later.)
+        m.d.sync += processor.start.eq(link.processor.start)
         for name, member in processor.signature.members.items():
-            if member.is_port:  # start, busy, done, error, error_code and the counters
+            if member.is_port and name != "start":  # busy, done, error, ..., the counters
                 if member.flow == In:
                     m.d.comb += getattr(processor, name).eq(getattr(link.processor, name))
                 else:

@@ -2,10 +2,11 @@
 
 RAM is counted exactly from the memories the design has (the array's domains, one memory per
 row group; program memory and the kinds memory beside it; the processor's output queue; the
-link's two FIFOs and the two small ones between link and processor) and the part's RAM
-shapes. Logic is a linear model per family in the array's cells (rows x columns) and rows,
-fitted to Yosys/nextpnr results of whole board builds (``bench/bench_boards.py`` prints
-estimate and result side by side). Logic may only fill ``LOGIC_HEADROOM`` of the part:
+link's two FIFOs) and the part's RAM shapes. (The two-word buffered FIFOs between link and
+processor are registers: a word in the output register, one in a memory of one word.) Logic
+is a linear model per family in the array's cells (rows x columns) and rows, fitted to
+Yosys/nextpnr results of whole board builds (``bench/bench_boards.py`` prints estimate and
+result side by side). Logic may only fill ``LOGIC_HEADROOM`` of the part:
 nextpnr needs room to place and route.
 """
 
@@ -19,7 +20,7 @@ from ...params import MachineParams
 from ..controller import OUTPUT_QUEUE
 from ..fanout import array_group_rows, row_groups
 from ..fetch import KIND_BITS
-from ..host_link import DEFAULT_FIFO_DEPTH, HANDOFF_WORDS
+from ..host_link import DEFAULT_FIFO_DEPTH
 from . import Board
 
 # The share of the part's logic an array may use, per family: nextpnr needs room. On the
@@ -79,8 +80,7 @@ def estimate(board: Board, params: MachineParams) -> dict[str, int]:
              + _blocks(params.program_depth, KIND_BITS, shapes)  # fetch's next-word kinds
              + 2 * _blocks(DEFAULT_FIFO_DEPTH, tracks, shapes))
     if family == "ecp5":  # these read asynchronously: LUT RAM (iCE40: flip-flops)
-        need["ram_distributed"] += (_blocks(OUTPUT_QUEUE, tracks, (DISTRIBUTED_SHAPE,))
-                                    + 2 * _blocks(HANDOFF_WORDS, tracks, (DISTRIBUTED_SHAPE,)))
+        need["ram_distributed"] += _blocks(OUTPUT_QUEUE, tracks, (DISTRIBUTED_SHAPE,))
     if domains > 1:
         for group in row_groups(rows, array_group_rows(tracks)):
             if board.storage == "distributed":
