@@ -165,26 +165,29 @@ class HostLink(wiring.Component):
         # and the output FIFO's read enable was a board build's slowest path (88 MHz).
         payload_sent = Signal()
         m.d.sync += crc_due.eq(0)
+        # The replies sent from the snapshot: each one's payload bytes and what it copies.
+        snapshot_replies = {
+            Command.INFO: (INFO_BYTES, Cat(
+                Const(p.rows, 16), Const(p.tracks, 16), Const(p.domains, 16),
+                Const(p.shift_latency, 8), Const(p.program_depth, 32),
+                Const(self.in_depth, 16), Const(self.out_depth, 16))),
+            Command.STATUS: (STATUS_BYTES, Cat(
+                proc.busy, proc.done, proc.error, Const(0, 5),
+                _widened(proc.error_code.as_value(), 8), _widened(in_free, 16),
+                _widened(out_fifo.r_level, 16))),
+            Command.COUNTERS: (COUNTERS_BYTES, Cat(*(getattr(proc, name) for name in COUNTERS))),
+        }
         # The snapshot is taken in the cycle after its request is carried out, by a register
         # of its own for each kind: its 200-odd flip-flops sit by the counters they copy,
         # across the chip, and their enables and resets (Yosys loads constant bits by
         # resetting them) from the request's decode were a board build's slowest path. The
         # payload goes out bytes later.
         take_snapshot = {cmd: Signal(name=f"take_snapshot_{cmd.name.lower()}")
-                         for cmd in (Command.INFO, Command.STATUS, Command.COUNTERS)}
+                         for cmd in snapshot_replies}
         m.d.sync += [taking.eq(0) for taking in take_snapshot.values()]
-        with m.If(take_snapshot[Command.INFO]):
-            m.d.sync += snapshot.eq(Cat(
-                Const(p.rows, 16), Const(p.tracks, 16), Const(p.domains, 16),
-                Const(p.shift_latency, 8), Const(p.program_depth, 32),
-                Const(self.in_depth, 16), Const(self.out_depth, 16)))
-        with m.If(take_snapshot[Command.STATUS]):
-            m.d.sync += snapshot.eq(Cat(
-                proc.busy, proc.done, proc.error, Const(0, 5),
-                _widened(proc.error_code.as_value(), 8), _widened(in_free, 16),
-                _widened(out_fifo.r_level, 16)))
-        with m.If(take_snapshot[Command.COUNTERS]):
-            m.d.sync += snapshot.eq(Cat(*(getattr(proc, name) for name in COUNTERS)))
+        for cmd, (_, contents) in snapshot_replies.items():
+            with m.If(take_snapshot[cmd]):
+                m.d.sync += snapshot.eq(contents)
         with m.If(crc_due):
             m.d.sync += crc.eq(crc8_step(m, crc, crc_byte))
 
@@ -307,8 +310,7 @@ class HostLink(wiring.Component):
                     m.d.sync += committed.eq(staged)
                 with m.If(ok & (command == Command.START)):
                     m.d.sync += proc.start.eq(1)
-                for cmd, size in ((Command.INFO, INFO_BYTES), (Command.STATUS, STATUS_BYTES),
-                                  (Command.COUNTERS, COUNTERS_BYTES)):
+                for cmd, (size, _) in snapshot_replies.items():
                     with m.If(ok & (command == cmd)):
                         m.d.sync += [reply_bytes.eq(size), take_snapshot[cmd].eq(1)]
                 with m.If(ok & (command == Command.READ)):

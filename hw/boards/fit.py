@@ -20,7 +20,7 @@ from ...params import MachineParams
 from ..controller import OUTPUT_QUEUE
 from ..fanout import array_group_rows, row_groups
 from ..fetch import KIND_BITS
-from ..host_link import DEFAULT_FIFO_DEPTH
+from ..host_link import DEFAULT_FIFO_DEPTH, HANDOFF_WORDS
 from . import Board
 
 # The share of the part's logic an array may use, per family: nextpnr needs room. On the
@@ -79,6 +79,9 @@ def estimate(board: Board, params: MachineParams) -> dict[str, int]:
     block = (_blocks(params.program_depth, instruction_layout(params).size, shapes)
              + _blocks(params.program_depth, KIND_BITS, shapes)  # fetch's next-word kinds
              + 2 * _blocks(DEFAULT_FIFO_DEPTH, tracks, shapes))
+    # The handoff FIFOs are counted as registers: a buffered FIFO keeps a word in its output
+    # register and the rest in a memory, which holds one word in flip-flops but more in RAM.
+    assert HANDOFF_WORDS <= 2, "count the handoff FIFOs' memories"
     if family == "ecp5":  # these read asynchronously: LUT RAM (iCE40: flip-flops)
         need["ram_distributed"] += _blocks(OUTPUT_QUEUE, tracks, (DISTRIBUTED_SHAPE,))
     if domains > 1:
